@@ -1,0 +1,422 @@
+"""The ``pytest-vault`` console script: add, list, rotate and remove secrets.
+
+New keys go alone to standard output (``KEY=$(pytest-vault init --no-keyring)``); every
+message goes to standard error. Exit status: 0 success, 1 a vault error, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__, terminal
+from .errors import (
+    NoKeyError,
+    ResetDeclinedError,
+    SecretValueError,
+    VaultError,
+    VaultFileError,
+    VaultUsageError,
+)
+from .key import VaultKey
+from .keychain import (
+    FoundKey,
+    KeyLookup,
+    check_key,
+    check_key_file_free,
+    find_key,
+    keyring_name,
+    remove_from_keyring,
+    save_in_keyring,
+    write_key_file,
+)
+from .settings import Settings, find_settings
+from .vaultfile import VaultFile
+
+PROG = "pytest-vault"
+MAX_PROMPT_TRIES = 3
+KEY_ADVICE = (
+    "This is the vault key; it is shown once. Keep a copy somewhere safe, such as your "
+    "password manager: without it the secrets cannot be recovered."
+)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def emit(text: str) -> None:
+    """Write to standard output as UTF-8, whatever the locale."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write((text + "\n").encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+class Command:
+    """What every command needs: its parsed arguments, settings and key lookup."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.settings: Settings = find_settings(Path.cwd())
+        self.path: Path = (
+            Path(args.file).absolute() if args.file else self.settings.vault_file
+        )
+        self.lookup = KeyLookup(
+            path=self.path,
+            key_file=Path(args.key_file) if args.key_file else None,
+            key_env=self.settings.key_env,
+            environ=dict(os.environ),
+            keyring=self.settings.keyring,
+            no_keyring=args.no_keyring,
+        )
+
+    def vault_file(self) -> VaultFile:
+        try:
+            return VaultFile.load(self.path)
+        except VaultFileError as exc:
+            if not self.path.exists():
+                raise VaultFileError(
+                    f"{exc} Create one with `pytest-vault init` (or `pytest --vault-unlock`)."
+                ) from None
+            raise
+
+    def found_key(self) -> FoundKey:
+        return find_key(self.vault_file().header, self.lookup)
+
+    def keep_new_key(self, key: VaultKey) -> None:
+        """Store a new key everywhere asked for; standard output always gets it."""
+        key_out = Path(self.args.key_out) if getattr(self.args, "key_out", None) else None
+        if key_out is not None:
+            write_key_file(key_out, key)
+            say(f"Wrote the key to {key_out} (readable only by you).")
+        writable, why = self.lookup.keyring_writable()
+        if writable:
+            problem = save_in_keyring(key)
+            say(problem[0].upper() + problem[1:] + "." if problem else
+                f"Saved the key in the system keyring ({keyring_name()}).")
+        else:
+            say(why[0].upper() + why[1:] + ".")
+        emit(key.text())
+        say(KEY_ADVICE)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(command: Command) -> int:
+    from .vault import create_vault
+
+    if command.path.exists():
+        raise VaultFileError(f"{command.path} already exists; `init` never replaces a vault.")
+    check_key_file_free(_key_out(command))
+    key = VaultKey.generate()
+    create_vault(command.path, key)
+    say(f"Created the vault {command.path}.")
+    command.keep_new_key(key)
+    return 0
+
+
+def cmd_set(command: Command) -> int:
+    from .masking import MIN_MASKED_LENGTH
+    from .vault import set_secrets
+    from .vaultfile import check_name, check_value
+
+    name = check_name(command.args.name)
+    found = command.found_key()
+    value = check_value(name, _read_value(command, name))
+    set_secrets(command.path, found.key, {name: value})
+    say(f"Set {name} in {command.path}.")
+    if len(value) < MIN_MASKED_LENGTH:
+        say(
+            f"Warning: {name} is shorter than {MIN_MASKED_LENGTH} characters, so pytest-vault "
+            "cannot mask it in test output."
+        )
+    return 0
+
+
+def _read_value(command: Command, name: str) -> str:
+    if command.args.from_file:
+        try:
+            return Path(command.args.from_file).read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise VaultUsageError(f"There is no file {command.args.from_file}.") from None
+        except UnicodeDecodeError:
+            raise SecretValueError(
+                f"{command.args.from_file} is not UTF-8 text; store binary data base64-encoded."
+            ) from None
+        except OSError as exc:
+            raise VaultUsageError(f"Cannot read {command.args.from_file}: {exc.strerror}.") from None
+    if terminal.terminal_available():
+        for _ in range(MAX_PROMPT_TRIES):
+            first = terminal.ask_hidden(f"Value for {name}: ")
+            if first == terminal.ask_hidden(f"Value for {name} (again): "):
+                return first
+            say("The two values differ; try again.")
+        raise VaultUsageError(f"The values typed for {name} did not match; nothing was set.")
+    data = sys.stdin.buffer.read()
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretValueError(
+            "Standard input is not UTF-8 text; store binary data base64-encoded."
+        ) from None
+    return value.removesuffix("\n")
+
+
+def cmd_get(command: Command) -> int:
+    from .vault import open_vault
+
+    vault_file = command.vault_file()
+    found = find_key(vault_file.header, command.lookup)
+    vault = open_vault(vault_file, found.key, found.source)
+    emit(vault[command.args.name])
+    return 0
+
+
+def cmd_list(command: Command) -> int:
+    for name in command.vault_file().names:
+        emit(name)
+    return 0
+
+
+def cmd_rm(command: Command) -> int:
+    from .vault import remove_secret
+
+    command.vault_file()
+    remove_secret(command.path, command.args.name)
+    say(f"Removed {command.args.name} from {command.path}.")
+    return 0
+
+
+def cmd_status(command: Command) -> int:
+    vault_file = command.vault_file()
+    count = len(vault_file.tokens)
+    say(f"Vault file: {command.path}")
+    say(f"Secrets: {count}")
+    say(f"Key id: {vault_file.header.key_id}")
+    try:
+        found = find_key(vault_file.header, command.lookup)
+    except NoKeyError as exc:
+        say(f"Key: not found. {exc}")
+        return 0
+    except VaultError as exc:
+        say(f"Key: found, but it does not open the vault. {exc}")
+        return 0
+    say(f"Key: found in {found.source}")
+    try:
+        vault_file.decrypt_all(found.key)
+    except VaultError as exc:
+        say(f"Opens: no. {exc}")
+    else:
+        say("Opens: yes")
+    return 0
+
+
+def cmd_unlock(command: Command) -> int:
+    vault_file = command.vault_file()
+    writable, why = command.lookup.keyring_writable()
+    if not writable:
+        raise VaultUsageError(f"`unlock` saves the key in the system keyring, but {why}.")
+    found = read_key_interactively(
+        lambda text, source: check_key(vault_file.header, text, source, command.path)
+    )
+    vault_file.decrypt_all(found.key)
+    problem = save_in_keyring(found.key)
+    if problem:
+        raise VaultError(problem[0].upper() + problem[1:] + ".")
+    say(f"The key opens {command.path}; saved it in the system keyring ({keyring_name()}).")
+    return 0
+
+
+def read_key_interactively(check: Callable[[str, str], FoundKey]) -> FoundKey:
+    """A key from a hidden prompt (asking again after a mistake) or from standard input."""
+    if not terminal.terminal_available():
+        text = sys.stdin.read()
+        if not text.strip():
+            raise VaultUsageError("No key on standard input (and no terminal to ask on).")
+        return check(text, "standard input")
+    for attempt in range(1, MAX_PROMPT_TRIES + 1):
+        text = terminal.ask_hidden("Vault key: ")
+        try:
+            return check(text, "the prompt")
+        except VaultError as exc:
+            if attempt == MAX_PROMPT_TRIES:
+                raise
+            say(f"{exc} Try again.")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cmd_lock(command: Command) -> int:
+    vault_file = command.vault_file()
+    if command.args.no_keyring:
+        raise VaultUsageError("`lock` removes the key from the system keyring; drop --no-keyring.")
+    problem = remove_from_keyring(vault_file.header.key_id)
+    if problem:
+        say(problem[0].upper() + problem[1:] + "; nothing to remove.")
+    else:
+        say(f"Removed the key of {command.path} from the system keyring.")
+    return 0
+
+
+def cmd_key(command: Command) -> int:
+    emit(command.found_key().key.text())
+    return 0
+
+
+def cmd_rotate(command: Command) -> int:
+    from .vault import rekey
+
+    check_key_file_free(_key_out(command))
+    found = command.found_key()
+    count = len(command.vault_file().tokens)
+    rekey(command.path, found.key, command.keep_new_key)
+    say(
+        f"Rotated the key of {command.path}: {count} secret(s) re-encrypted. Update "
+        f"{command.settings.key_env} in CI (it may hold the old and the new key while this "
+        "change is merged)."
+    )
+    return 0
+
+
+def cmd_reset(command: Command) -> int:
+    from .vault import rekey
+
+    vault_file = command.vault_file()
+    check_key_file_free(_key_out(command))
+    count = len(vault_file.tokens)
+    if not command.args.yes:
+        if not terminal.terminal_available():
+            raise ResetDeclinedError(
+                f"Resetting {command.path} deletes all {count} secret(s) for good; "
+                "without a terminal to confirm on, pass --yes."
+            )
+        question = (
+            f"Reset {command.path}? This generates a new key and permanently deletes "
+            f"all {count} secret(s)."
+        )
+        if not terminal.ask_yes_no(question, default=False):
+            raise ResetDeclinedError("Reset declined; nothing was changed.")
+    rekey(command.path, None, command.keep_new_key)
+    say(f"Reset {command.path}: {count} secret(s) deleted, new key generated.")
+    return 0
+
+
+def cmd_check(command: Command) -> int:
+    vault_file = command.vault_file()
+    say(f"{command.path}: format, header and {len(vault_file.tokens)} value(s) well-formed.")
+    try:
+        found = find_key(vault_file.header, command.lookup)
+    except NoKeyError:
+        say("No key found, so the values were not decrypted.")
+        return 0
+    vault_file.decrypt_all(found.key)
+    say(f"Every value decrypts with the key from {found.source}.")
+    return 0
+
+
+def cmd_import(command: Command) -> int:
+    from .dotenv import read_dotenv
+    from .vault import set_secrets
+    from .vaultfile import check_value
+
+    values = read_dotenv(Path(command.args.env_file))
+    vault_file = command.vault_file()
+    existing = sorted(set(values) & set(vault_file.tokens))
+    if existing and not command.args.force:
+        raise VaultError(
+            f"{command.path} already holds {', '.join(existing)}; nothing was imported. "
+            "Pass --force to replace them."
+        )
+    for name, value in values.items():
+        check_value(name, value)
+    found = find_key(vault_file.header, command.lookup)
+    if values:
+        set_secrets(command.path, found.key, values)
+    say(f"Imported {len(values)} secret(s) into {command.path}.")
+    return 0
+
+
+def _key_out(command: Command) -> Path | None:
+    return Path(command.args.key_out) if command.args.key_out else None
+
+
+# -- argument parsing ----------------------------------------------------------------------
+
+COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
+    "init": (cmd_init, "create the vault file with a new key"),
+    "set": (cmd_set, "add or replace a secret (value from a prompt, stdin or --from-file)"),
+    "get": (cmd_get, "print a secret's value"),
+    "list": (cmd_list, "print the secret names (needs no key)"),
+    "rm": (cmd_rm, "remove a secret"),
+    "status": (cmd_status, "show the vault file, its secrets' count and where the key is"),
+    "unlock": (cmd_unlock, "check a key and save it in the system keyring"),
+    "lock": (cmd_lock, "remove the key from the system keyring"),
+    "key": (cmd_key, "print the current key"),
+    "rotate": (cmd_rotate, "new key, every secret re-encrypted and kept"),
+    "reset": (cmd_reset, "new key, every secret deleted (for a lost key)"),
+    "check": (cmd_check, "validate the file; with a key, decrypt every value"),
+    "import": (cmd_import, "add the secrets of a .env-style file"),
+}
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--file", metavar="PATH", default=default, help="the vault file")
+    parser.add_argument(
+        "--key-file", metavar="PATH", default=default, help="read the key from this file"
+    )
+    parser.add_argument(
+        "--no-keyring",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="neither read nor write the system keyring",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Manage the encrypted test secrets of a pytest-vault vault file.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, summary) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        _global_options(sub, suppress=True)
+        if name in ("set", "get", "rm"):
+            sub.add_argument("name", metavar="NAME")
+        if name == "set":
+            sub.add_argument("--from-file", metavar="PATH", help="read the value from a file")
+        if name in ("init", "rotate", "reset"):
+            sub.add_argument(
+                "--key-out", metavar="PATH", help="also write the new key to this new file"
+            )
+        if name == "reset":
+            sub.add_argument("--yes", action="store_true", help="confirm without a prompt")
+        if name == "import":
+            sub.add_argument("env_file", metavar="FILE")
+            sub.add_argument("--force", action="store_true", help="replace existing names")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the console script; return its exit status."""
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.command][0]
+    for option in ("key_out", "from_file", "yes", "force"):
+        if not hasattr(args, option):
+            setattr(args, option, None)
+    try:
+        return handler(Command(args))
+    except VaultError as exc:
+        say(f"{PROG}: {exc}")
+        return exc.exit_status
+    except (KeyboardInterrupt, EOFError):
+        say(f"{PROG}: interrupted; nothing was changed.")
+        return 1
+    except BrokenPipeError:
+        return 1

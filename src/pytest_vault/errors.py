@@ -1,0 +1,72 @@
+"""The error family: every failure a user can cause, each message written for that user.
+
+Messages are one or two plain sentences: what happened, where the key came from, what to
+do. No message ever contains a key or a secret value; build them from names, paths, key
+ids and sources only.
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Base of every error pytest-vault reports to a user (never shown as a traceback)."""
+
+    #: Exit status of the console script for this error (1: a vault error, 2: usage).
+    exit_status = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class VaultUsageError(VaultError):
+    """The command itself was wrong: a bad name, a missing argument, a refused option."""
+
+    exit_status = 2
+
+
+class VaultFileError(VaultError):
+    """The vault file is missing, unreadable, garbled or of an unknown format version."""
+
+
+class VaultFileMissingError(VaultFileError):
+    """No vault file at the expected path."""
+
+
+class VaultFileExistsError(VaultFileError):
+    """A vault file is already there (``init`` refuses to overwrite it)."""
+
+
+class KeyFormatError(VaultError):
+    """A key is not a well-formed vault key (truncated, mistyped, not a key at all)."""
+
+
+class NoKeyError(VaultError):
+    """No source provided a key."""
+
+
+class WrongKeyError(VaultError):
+    """A well-formed key was found, but it does not open this vault."""
+
+
+class TamperedError(VaultError):
+    """A value failed to decrypt with the right key: the file was changed by hand."""
+
+
+class SecretNameError(VaultUsageError):
+    """A secret name breaks the naming rules."""
+
+
+class SecretValueError(VaultError):
+    """A secret value is not acceptable (too large, not text)."""
+
+
+class MissingSecretError(VaultError):
+    """The vault holds no secret of that name."""
+
+
+class ResetDeclinedError(VaultError):
+    """A reset was refused (no confirmation) or declined at the prompt."""

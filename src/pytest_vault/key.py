@@ -1,0 +1,118 @@
+"""The vault key: generate, parse, format, fingerprint, and derive the encryption key.
+
+A key is 256 random bits written as one line of text::
+
+    PYTEST-VAULT-KEY-1<58 base32 characters>
+
+The fixed prefix lets secret scanners spot a leaked key; the body carries the key and a
+4-byte checksum, so a mistyped key is reported as a typo rather than as a wrong key. The
+*key id* (``k_`` + 16 hex digits) is an HMAC of a constant under the key: it names the key
+in the vault file and in the keyring without revealing anything about it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING, Final
+
+from .errors import KeyFormatError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_PREFIX: Final = "PYTEST-VAULT-KEY-1"
+KEY_BYTES: Final = 32
+_CHECKSUM_BYTES: Final = 4
+_BODY_LENGTH: Final = 58  # base32 of 36 bytes, without padding
+_B32_ALPHABET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def _checksum(raw: bytes) -> bytes:
+    return hashlib.sha256(b"pytest-vault key checksum\0" + raw).digest()[:_CHECKSUM_BYTES]
+
+
+class VaultKey:
+    """A vault key in memory. Its ``repr`` and ``str`` show the key id, never the key."""
+
+    __slots__ = ("_raw", "key_id")
+
+    def __init__(self, raw: bytes) -> None:
+        if len(raw) != KEY_BYTES:
+            raise ValueError("a vault key is exactly 32 bytes")
+        self._raw = raw
+        self.key_id: str = "k_" + hmac.new(raw, b"pytest-vault key id", "sha256").hexdigest()[:16]
+
+    @classmethod
+    def generate(cls) -> VaultKey:
+        """A new random key from the operating system's CSPRNG."""
+        return cls(secrets.token_bytes(KEY_BYTES))
+
+    @classmethod
+    def parse(cls, text: str) -> VaultKey:
+        """Parse a key's text form; raise `KeyFormatError` saying what is wrong with it."""
+        candidate = text.strip()
+        if not candidate.upper().startswith(KEY_PREFIX):
+            raise KeyFormatError(
+                f"it is not a pytest-vault key (a key starts with {KEY_PREFIX})"
+            )
+        body = candidate[len(KEY_PREFIX) :].upper()
+        if any(char not in _B32_ALPHABET for char in body):
+            raise KeyFormatError(
+                "it contains characters a key never has, so it was mistyped or mangled"
+            )
+        if len(body) != _BODY_LENGTH:
+            raise KeyFormatError(
+                f"it is {len(body) - _BODY_LENGTH:+d} characters off a key's length, "
+                "so it was mistyped or copied incompletely"
+            )
+        try:
+            decoded = base64.b32decode(body + "======")
+        except binascii.Error:  # pragma: no cover - alphabet and length are checked above
+            raise KeyFormatError("it is not a valid key (typo?)") from None
+        raw, checksum = decoded[:KEY_BYTES], decoded[KEY_BYTES:]
+        if not hmac.compare_digest(_checksum(raw), checksum):
+            raise KeyFormatError("its checksum does not match, so it was mistyped")
+        return cls(raw)
+
+    def text(self) -> str:
+        """The key's text form. Only the commands whose job is to show the key call this."""
+        body = base64.b32encode(self._raw + _checksum(self._raw)).decode("ascii")
+        return KEY_PREFIX + body.rstrip("=")
+
+    def cipher_for(self, vault_id: str) -> AESGCM:
+        """The AES-256-GCM cipher of one vault: its key is HKDF(vault key, salt=vault id)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=vault_id.encode("utf-8"),
+            info=b"pytest-vault v1 value encryption",
+        ).derive(self._raw)
+        return AESGCM(derived)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VaultKey) and hmac.compare_digest(self._raw, other._raw)
+
+    def __hash__(self) -> int:
+        return hash(self.key_id)
+
+    def __repr__(self) -> str:
+        return f"VaultKey({self.key_id})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:
+        # Refuse pickling: a key must never travel by accident (cache, multiprocessing).
+        raise TypeError("a VaultKey cannot be pickled")
+
+
+def split_keys(text: str) -> list[str]:
+    """The keys of a variable that may hold several, separated by commas or whitespace."""
+    return [part for part in text.replace(",", " ").split() if part]

@@ -1,0 +1,3 @@
+"""pytest plugin entry point (``pytest11`` name ``vault``)."""
+
+from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Talking to the user's terminal, shared by the plugin and the console script.
+
+"On a terminal" means standard input was a terminal when the process started; pytest
+points file descriptor 0 at /dev/null early, so that is remembered at import time. The
+questions themselves go to /dev/tty, never to (captured) standard input, and typed keys
+and secrets are not echoed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from typing import TextIO
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:  # pragma: no cover
+        return False
+
+
+STDIN_WAS_TTY = _stdin_is_tty()
+
+
+def terminal_available() -> bool:
+    """True when standard input was a terminal at start and the terminal can be opened."""
+    if not STDIN_WAS_TTY:
+        return False
+    if sys.platform == "win32":  # pragma: no cover - getpass uses the console there
+        return True
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def ask_hidden(prompt: str) -> str:
+    """Read a line from the terminal without echo (raises EOFError on end of input)."""
+    return getpass.getpass(prompt)
+
+
+def _tty_streams() -> tuple[TextIO, TextIO]:
+    if sys.platform == "win32":  # pragma: no cover
+        return sys.stdin, sys.stderr
+    # A tty is not seekable, so "r+" fails: open it once to read and once to write.
+    reader = open("/dev/tty", encoding="utf-8", errors="replace")  # noqa: SIM115
+    writer = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+    return reader, writer
+
+
+def tell(text: str) -> None:
+    """Write a line to the terminal (not to captured output)."""
+    _, writer = _tty_streams()
+    try:
+        print(text, file=writer, flush=True)
+    finally:
+        _close(writer)
+
+
+def ask_yes_no(question: str, *, default: bool) -> bool:
+    """Ask a yes/no question on the terminal; the default shows in capitals."""
+    choices = "[Y/n]" if default else "[y/N]"
+    reader, writer = _tty_streams()
+    try:
+        while True:
+            writer.write(f"{question} {choices} ")
+            writer.flush()
+            answer = reader.readline()
+            if not answer:  # end of input: take the safe answer
+                writer.write("\n")
+                return False
+            answer = answer.strip().lower()
+            if not answer:
+                return default
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            writer.write("Please answer y or n.\n")
+    finally:
+        _close(reader)
+        _close(writer)
+
+
+def _close(stream: TextIO) -> None:
+    if stream not in (sys.stdin, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.close()

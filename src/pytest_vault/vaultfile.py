@@ -1,0 +1,429 @@
+"""The vault file: its TOML format, one value's encryption, and atomic, locked writes.
+
+Layout (format 1)::
+
+    # comment lines
+    [vault]
+    format = 1
+    id = "v_<32 hex>"            # random vault id, bound into every value
+    key_id = "k_<16 hex>"        # fingerprint of the key that opens the vault
+    cipher = "AES-256-GCM"
+    retired_key_ids = [...]      # ids of keys from before a reset or rotation
+
+    [secrets]
+    NAME = "<base64 of nonce || ciphertext || tag>"
+
+Reading the header and the names needs no key. Each value is sealed separately, with the
+vault id and its name as associated data, so a value moved to another name or vault fails
+to open, and changing one secret changes one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import (
+    SecretNameError,
+    SecretValueError,
+    TamperedError,
+    VaultError,
+    VaultFileError,
+    VaultFileExistsError,
+    VaultFileMissingError,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from .key import VaultKey
+
+FORMAT_VERSION: Final = 1
+CIPHER: Final = "AES-256-GCM"
+MAX_VALUE_BYTES: Final = 1024 * 1024
+MAX_NAME_LENGTH: Final = 200
+NONCE_BYTES: Final = 12
+TAG_BYTES: Final = 16
+LOCK_TIMEOUT_SECONDS: Final = 60.0
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VAULT_ID = re.compile(r"v_[0-9a-f]{32}\Z")
+_KEY_ID = re.compile(r"k_[0-9a-f]{16}\Z")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
+_MAX_TOKEN_LENGTH: Final = 4 * ((NONCE_BYTES + MAX_VALUE_BYTES + TAG_BYTES + 2) // 3)
+_COMMENT: Final = (
+    "# pytest-vault secrets: names are readable, values are encrypted (AES-256-GCM).\n"
+    "# Change it with the `pytest-vault` command; see `pytest-vault --help`.\n"
+)
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid secret name, else raise `SecretNameError`."""
+    if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+        shown = name if len(name) <= 40 and name.isprintable() else repr(name[:40]) + "..."
+        raise SecretNameError(
+            f"{shown} is not a valid secret name: use letters, digits and _, "
+            f"not starting with a digit, at most {MAX_NAME_LENGTH} characters."
+        )
+    return name
+
+
+def check_value(name: str, value: str) -> str:
+    """Return ``value`` if it can be stored, else raise `SecretValueError`."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise SecretValueError(
+            f"The value for {name} is not valid Unicode text (it holds lone surrogates)."
+        ) from None
+    if size > MAX_VALUE_BYTES:
+        raise SecretValueError(
+            f"The value for {name} is {size:,} bytes; a secret holds at most "
+            f"{MAX_VALUE_BYTES:,} bytes (1 MiB)."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class VaultHeader:
+    """The readable part of a vault file: enough to know which key opens it."""
+
+    vault_id: str
+    key_id: str
+    retired_key_ids: tuple[str, ...] = ()
+    format: int = FORMAT_VERSION
+    cipher: str = CIPHER
+
+    @classmethod
+    def new(cls, key_id: str) -> VaultHeader:
+        return cls(vault_id="v_" + secrets.token_hex(16), key_id=key_id)
+
+    def rekeyed(self, key_id: str) -> VaultHeader:
+        """The header after a rotation or reset: same vault, new key, old key retired."""
+        retired = tuple(k for k in self.retired_key_ids if k != key_id)
+        if self.key_id != key_id and self.key_id not in retired:
+            retired += (self.key_id,)
+        return replace(self, key_id=key_id, retired_key_ids=retired)
+
+
+class ValueCipher:
+    """Seals and opens the values of one vault with one key (AES-256-GCM, HKDF sub-key)."""
+
+    def __init__(self, key: VaultKey, vault_id: str) -> None:
+        self._aead: AESGCM = key.cipher_for(vault_id)
+        self._vault_id = vault_id.encode("ascii")
+
+    def _associated_data(self, name: str) -> bytes:
+        return b"pytest-vault 1\0" + self._vault_id + b"\0" + name.encode("ascii")
+
+    def seal(self, name: str, value: str) -> str:
+        """Encrypt one value under a fresh random nonce; the token is bound to ``name``."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, value.encode("utf-8"), self._associated_data(name))
+        return base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, name: str, token: str, path: Path) -> str:
+        """Decrypt one value; a changed, moved or swapped token raises `TamperedError`."""
+        from cryptography.exceptions import InvalidTag
+
+        raw = base64.b64decode(token)
+        try:
+            plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._associated_data(name))
+            return plain.decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            raise TamperedError(
+                f"The value of {name} in {path} does not decrypt although the key is right: "
+                "it was edited, moved from another name or vault, or damaged. "
+                f"Set it again with `pytest-vault set {name}`."
+            ) from None
+
+
+@dataclass
+class VaultFile:
+    """A vault file in memory: its header and the sealed value of each secret."""
+
+    path: Path
+    header: VaultHeader
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    # -- reading -------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path) -> VaultFile:
+        """Read and validate a vault file. Needs no key; never needs the write lock."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise VaultFileMissingError(f"There is no vault file at {path}.") from None
+        except IsADirectoryError:
+            raise VaultFileError(f"{path} is a folder, not a vault file.") from None
+        except OSError as exc:
+            raise VaultFileError(f"Cannot read the vault file {path}: {exc.strerror}.") from None
+        return cls.parse(path, data)
+
+    @classmethod
+    def parse(cls, path: Path, data: bytes) -> VaultFile:
+        """Validate the bytes of a vault file; every problem is a `VaultFileError`."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise VaultFileError(
+                f"{path} is not a vault file: it is not text (binary or damaged)."
+            ) from None
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            if "\n<<<<<<< " in "\n" + text or "\n>>>>>>> " in text:
+                raise VaultFileError(
+                    f"{path} holds unresolved merge conflict markers: resolve the conflict "
+                    "(keep one line per secret), then run `pytest-vault check`."
+                ) from None
+            where = f" ({exc.lineno}:{exc.colno})" if hasattr(exc, "lineno") else ""
+            raise VaultFileError(
+                f"{path} is not a valid vault file: it is not TOML{where}. "
+                "It was damaged or edited by hand; restore it from version control."
+            ) from None
+        return cls(path, *_validate(path, document))
+
+    @property
+    def names(self) -> list[str]:
+        """The secret names, sorted."""
+        return sorted(self.tokens)
+
+    def cipher(self, key: VaultKey) -> ValueCipher:
+        return ValueCipher(key, self.header.vault_id)
+
+    def decrypt_all(self, key: VaultKey) -> dict[str, str]:
+        """Every value in clear text. The key must be the file's (checked by the key chain)."""
+        if key.key_id != self.header.key_id:
+            raise VaultError(f"That key does not open {self.path}.")  # guarded by the callers
+        cipher = self.cipher(key)
+        return {name: cipher.open(name, self.tokens[name], self.path) for name in self.names}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def render(self) -> str:
+        import tomli_w
+
+        vault: dict[str, Any] = {
+            "format": self.header.format,
+            "id": self.header.vault_id,
+            "key_id": self.header.key_id,
+            "cipher": self.header.cipher,
+            "retired_key_ids": list(self.header.retired_key_ids),
+        }
+        document = {"vault": vault, "secrets": {n: self.tokens[n] for n in self.names}}
+        return _COMMENT + tomli_w.dumps(document)
+
+    def save(self, *, create: bool = False) -> None:
+        """Write the file atomically. With ``create``, refuse to replace an existing file."""
+        write_atomic(self.path, self.render().encode("utf-8"), create=create)
+
+
+def _validate(path: Path, document: dict[str, Any]) -> tuple[VaultHeader, dict[str, str]]:
+    def broken(why: str) -> VaultFileError:
+        return VaultFileError(
+            f"{path} is not a valid vault file: {why}. "
+            "Restore it from version control, or run `pytest-vault check` for details."
+        )
+
+    vault = document.get("vault")
+    if not isinstance(vault, dict):
+        raise broken("it has no [vault] table")
+    version = vault.get("format")
+    if type(version) is not int:
+        raise broken("its format version is missing")
+    if version != FORMAT_VERSION:
+        if version > FORMAT_VERSION:
+            raise VaultFileError(
+                f"{path} uses vault format {version}, newer than this pytest-vault "
+                f"understands (format {FORMAT_VERSION}). Upgrade pytest-vault."
+            )
+        raise broken(f"format version {version} does not exist")
+    unknown = set(document) - {"vault", "secrets"}
+    if unknown:
+        raise broken(f"it has unexpected tables ({', '.join(sorted(unknown))})")
+    unknown = set(vault) - {"format", "id", "key_id", "cipher", "retired_key_ids"}
+    if unknown:
+        raise broken(f"its [vault] table has unexpected entries ({', '.join(sorted(unknown))})")
+    vault_id, key_id, cipher = vault.get("id"), vault.get("key_id"), vault.get("cipher")
+    if not isinstance(vault_id, str) or not _VAULT_ID.match(vault_id):
+        raise broken("its vault id is missing or malformed")
+    if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+        raise broken("its key id is missing or malformed")
+    if cipher != CIPHER:
+        raise broken(f"its cipher is not {CIPHER}")
+    retired = vault.get("retired_key_ids", [])
+    if not isinstance(retired, list) or not all(
+        isinstance(k, str) and _KEY_ID.match(k) for k in retired
+    ):
+        raise broken("its list of retired key ids is malformed")
+    table = document.get("secrets", {})
+    if not isinstance(table, dict):
+        raise broken("its [secrets] entry is not a table")
+    tokens: dict[str, str] = {}
+    for name, token in table.items():
+        if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+            raise broken(f"it holds a secret with an invalid name ({name[:40]!r})")
+        if not _well_formed_token(token):
+            raise broken(f"the value of {name} is not a well-formed encrypted value")
+        tokens[name] = token
+    header = VaultHeader(vault_id, key_id, tuple(retired), version, cipher)
+    return header, tokens
+
+
+def _well_formed_token(token: object) -> bool:
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or len(token) % 4:
+        return False
+    if not _BASE64.match(token):
+        return False
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) >= NONCE_BYTES + TAG_BYTES
+
+
+# -- atomic, serialised writes ------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes, *, create: bool = False) -> None:
+    """Replace (or, with ``create``, newly create) ``path`` with ``data``, all or nothing.
+
+    The data goes to a temporary file in the same folder, is flushed and fsynced, then
+    renamed over the target, so a reader sees the old or the new file, never a mix.
+    """
+    folder = path.parent
+    if not folder.is_dir():
+        raise VaultFileError(f"Cannot write {path}: the folder {folder} does not exist.")
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise VaultFileError(f"Cannot write {path}: {exc.strerror}.") from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, mode)
+        if create:
+            try:
+                os.link(temp, path)  # atomic "create if absent"
+            except FileExistsError:
+                raise VaultFileExistsError(
+                    f"{path} already exists; it was not changed."
+                ) from None
+            temp.unlink()
+        else:
+            os.replace(temp, path)
+        _fsync_folder(folder)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise VaultFileError(f"Cannot write {path}: {exc.strerror}; it was not changed.") from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def write_lock(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the vault's lock file (``<file>.lock``) for one read-modify-write.
+
+    The operating system releases the lock when its holder dies, and the holder removes
+    the lock file when it is done, so nothing is left behind. A lock file that was removed
+    while we waited for it is stale: lock the new one instead.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            raise VaultFileError(
+                f"Cannot write {path}: the folder {path.parent} does not exist."
+            ) from None
+        except OSError as exc:
+            raise VaultFileError(f"Cannot lock {path}: {exc.strerror}.") from None
+        if not _try_lock(fd, deadline):
+            os.close(fd)
+            raise VaultError(
+                f"Another pytest-vault command has been changing {path} for over "
+                f"{timeout:.0f} seconds; try again when it is done."
+            )
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        if current.st_ino == os.fstat(fd).st_ino:
+            break
+        os.close(fd)
+    try:
+        _remove_stale_temporaries(path)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        os.close(fd)
+
+
+def _try_lock(fd: int, deadline: float) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows CI only
+        import msvcrt
+
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+    import fcntl
+
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    # We hold the lock, so any temporary file of this vault belongs to a dead writer.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
