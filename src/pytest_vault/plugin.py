@@ -1,3 +1,190 @@
-"""pytest plugin entry point (``pytest11`` name ``vault``)."""
+"""The pytest plugin (entry point ``vault``): options, the ``vault`` fixture and marker.
+
+It stays dormant until used: importing it loads neither ``cryptography`` nor ``keyring``
+nor ``tomllib``, and nothing is read or decrypted until a test needs the vault or a
+``--vault-*`` option asks for it. See `state.VaultState` for the lazy state,
+`interactive` for ``--vault-unlock`` / ``--vault-reset``, `reportmask` for the masking.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from . import terminal  # noqa: F401  (remembers whether stdin was a terminal, at import)
+from .state import VaultState, get_state, skip_test
+
+if TYPE_CHECKING:
+    from .vault import Vault
+
+MARKER_HELP = (
+    "vault(*names, env=False): the test needs these vault secrets; it is skipped when the "
+    "vault is locked or lacks one of them. env=True also sets them as environment "
+    "variables for the test."
+)
+_saved_environment = pytest.StashKey[dict[str, str | None]]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vault", "pytest-vault (encrypted test secrets)")
+    group.addoption(
+        "--vault-unlock",
+        action="store_true",
+        help="the run must have the vault open: prompt for the key on a terminal if it is "
+        "not found, and create the vault the first time",
+    )
+    group.addoption(
+        "--vault-reset",
+        action="store_true",
+        help="generate a new key and delete every secret (for a lost key); runs no tests",
+    )
+    group.addoption("--vault-yes", action="store_true", help="confirm --vault-reset without a prompt")
+    group.addoption("--vault-file", metavar="PATH", help="the vault file for this run")
+    group.addoption("--vault-key-file", metavar="PATH", help="read the vault key from this file")
+    group.addoption(
+        "--vault-no-keyring",
+        action="store_true",
+        help="neither read nor write the system keyring",
+    )
+    parser.addini("vault_file", "the vault file, relative to the rootdir (default secrets.vault.toml)")
+    parser.addini("vault_key_env", "environment variable holding the key (default PYTEST_VAULT_KEY)")
+    parser.addini(
+        "vault_missing",
+        "what a test that needs the vault gets when no key is found: skip (default) or fail",
+    )
+    parser.addini("vault_mask", "keep secret values out of pytest's output", type="bool", default=True)
+    parser.addini(
+        "vault_keyring",
+        "read the system keyring: auto (default; not when CI is set), always, never",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--vault-reset`` is a command: it runs instead of the tests, like ``--fixtures``."""
+    option = config.option
+    if not option.vault_reset or option.help or option.version:
+        return None
+    from .interactive import reset_vault
+
+    return reset_vault(config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    state = get_state(config)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        state.handed_over = workerinput.get("pytest_vault")
+    if config.pluginmanager.hasplugin("xdist"):
+        from ._xdist import XdistKeyHandover, refuse_socket_gateways
+
+        if workerinput is None and state.exists():
+            refuse_socket_gateways(config)
+        config.pluginmanager.register(XdistKeyHandover(state), "vault-xdist")
+    if state.mask_enabled:
+        from .reportmask import register_masking
+
+        register_masking(config, state)
+    # Unlock before any test runs and before xdist starts its workers (in sessionstart).
+    if config.option.vault_unlock and workerinput is None and not config.option.help:
+        from .interactive import unlock_for_run
+
+        unlock_for_run(config, state)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if hasattr(config, "workerinput"):
+        return None
+    return get_state(config).header_line()
+
+
+@pytest.fixture(scope="session")
+def vault(request: pytest.FixtureRequest) -> Vault:
+    """The opened vault: a read-only mapping of secret name to value.
+
+    Skipped when no key is found (unless ``vault_missing = fail`` or ``--vault-unlock``);
+    an error when the key found does not open the vault.
+    """
+    from .vault import Vault as _Vault
+
+    opened = get_state(request.config).require_vault()
+
+    class TestVault(_Vault):
+        def __getitem__(self, name: str) -> str:
+            if name not in self:
+                pytest.fail(self.missing_message(name), pytrace=False)
+            return super().__getitem__(name)
+
+    return TestVault(dict(opened.items()), opened.path, opened.source)
+
+
+def _marker_names(item: pytest.Item) -> tuple[list[str], bool]:
+    names: list[str] = []
+    env = False
+    for marker in item.iter_markers("vault"):
+        names.extend(str(name) for name in marker.args)
+        env = env or bool(marker.kwargs.get("env", False))
+    return names, env
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("vault") is None:
+        return
+    names, env = _marker_names(item)
+    state = get_state(item.config)
+    _require_names(state, names)
+    opened = state.require_vault()
+    if env:
+        saved = {name: os.environ.get(name) for name in names}
+        item.stash[_saved_environment] = saved
+        for name in names:
+            os.environ[name] = opened[name]
+
+
+def _require_names(state: VaultState, names: list[str]) -> None:
+    from .errors import VaultError, VaultFileMissingError
+
+    try:
+        held = state.vault_file().tokens
+    except VaultFileMissingError:
+        if state.missing_policy == "fail" or state.config.option.vault_unlock:
+            pytest.fail(f"There is no vault file at {state.path}.", pytrace=False)
+        skip_test(state.locked_reason())
+    except VaultError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    missing = [name for name in names if name not in held]
+    if missing:
+        skip_test(
+            f"the vault {state.path.name} lacks {', '.join(missing)} "
+            f"(add it with `pytest-vault set {missing[0]}`)"
+        )
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    finally:
+        saved = item.stash.get(_saved_environment, None)
+        if saved is not None:
+            _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -1,0 +1,262 @@
+"""The per-run state of the plugin, kept in ``config.stash`` (never in module globals).
+
+Everything is lazy: the vault file is read, the key looked up and the values decrypted
+only when a test (or a ``--vault-*`` option) first needs them, and each happens once per
+run. Errors are remembered too, so every test that needs a locked vault gets the same
+answer without looking again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+from .errors import NoKeyError, VaultError, VaultFileMissingError
+
+if TYPE_CHECKING:
+    from .keychain import FoundKey, KeyLookup
+    from .masking import Masker
+    from .vault import Vault
+    from .vaultfile import VaultFile
+
+DEFAULT_VAULT_FILE = "secrets.vault.toml"
+
+
+class VaultState:
+    """What this run knows about its vault: file, key, opened values, masker."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.path = vault_path(config)
+        self.mask_enabled: bool = bool(config.getini("vault_mask"))
+        self.missing_policy = missing_policy(config)
+        self._file: VaultFile | None = None
+        self._file_error: VaultError | None = None
+        self._file_read = False
+        self._key: FoundKey | None = None
+        self._key_error: VaultError | None = None
+        self._key_resolved = False
+        self._vault: Vault | None = None
+        self._vault_error: VaultError | None = None
+        self._masker: Masker | None = None
+        #: Called once with the opened vault (masking layers, the GitHub mask).
+        self.on_open: list[Callable[[Vault], None]] = []
+        #: A worker's key result, handed over by the xdist controller.
+        self.handed_over: dict[str, str] | None = None
+
+    # -- the file ------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def vault_file(self) -> VaultFile:
+        """The parsed file (header and sealed values); raises a remembered `VaultError`."""
+        if not self._file_read:
+            self._file_read = True
+            from .vaultfile import VaultFile
+
+            try:
+                self._file = VaultFile.load(self.path)
+            except VaultError as exc:
+                self._file_error = exc
+        if self._file_error is not None:
+            raise self._file_error
+        assert self._file is not None
+        return self._file
+
+    # -- the key -------------------------------------------------------------------------
+
+    def lookup(self) -> KeyLookup:
+        from .keychain import KeyLookup
+        from .settings import parse_keyring_policy
+
+        option = self.config.option
+        key_file = option.vault_key_file
+        return KeyLookup(
+            path=self.path,
+            key_file=Path(key_file).absolute() if key_file else None,
+            key_env=str(self.config.getini("vault_key_env") or "PYTEST_VAULT_KEY"),
+            environ=dict(os.environ),
+            keyring=parse_keyring_policy(
+                str(self.config.getini("vault_keyring") or "auto"), "the pytest configuration"
+            ),
+            no_keyring=bool(option.vault_no_keyring),
+            hook=self._call_hook,
+        )
+
+    def _call_hook(self, vault_id: str, key_id: str) -> str | None:
+        result = self.config.hook.pytest_vault_key(
+            config=self.config, vault_id=vault_id, key_id=key_id
+        )
+        return result if isinstance(result, str) else None
+
+    def found_key(self) -> FoundKey:
+        """The key that opens the vault, looked up once; raises a remembered `VaultError`."""
+        if not self._key_resolved:
+            self._key_resolved = True
+            try:
+                self._key = self._resolve_key()
+            except VaultError as exc:
+                self._key_error = exc
+        if self._key_error is not None:
+            raise self._key_error
+        assert self._key is not None
+        return self._key
+
+    def _resolve_key(self) -> FoundKey:
+        header = self.vault_file().header
+        if self.handed_over is not None:  # an xdist worker: the controller looked it up
+            from .keychain import check_key
+
+            if "key" in self.handed_over:
+                return check_key(header, self.handed_over["key"], self.handed_over["source"], self.path)
+            error = self.handed_over.get("error", "No key was handed over by the controller.")
+            if self.handed_over.get("kind") == "missing":
+                raise NoKeyError(error)
+            raise VaultError(error)
+        from .keychain import find_key
+
+        return find_key(header, self.lookup())
+
+    def set_key(self, found: FoundKey) -> None:
+        """Use a key found outside the chain (typed at the prompt, or newly created)."""
+        self._key, self._key_error, self._key_resolved = found, None, True
+
+    def forget_file(self) -> None:
+        self._file_read = False
+        self._file = None
+        self._file_error = None
+
+    # -- the opened vault ----------------------------------------------------------------
+
+    def vault(self) -> Vault:
+        """The opened vault, decrypted once per run; raises a remembered `VaultError`."""
+        if self._vault is None and self._vault_error is None:
+            try:
+                from .vault import open_vault
+
+                found = self.found_key()
+                self._vault = open_vault(self.vault_file(), found.key, found.source)
+            except VaultError as exc:
+                self._vault_error = exc
+            else:
+                self._opened(self._vault)
+        if self._vault_error is not None:
+            raise self._vault_error
+        assert self._vault is not None
+        return self._vault
+
+    def _opened(self, vault: Vault) -> None:
+        if self.mask_enabled:
+            from .masking import Masker
+
+            self._masker = Masker(dict(vault.items()))
+        for listener in self.on_open:
+            listener(vault)
+
+    @property
+    def is_open(self) -> bool:
+        return self._vault is not None
+
+    @property
+    def masker(self) -> Masker | None:
+        """The masker of the opened vault; None while it is closed or masking is off."""
+        return self._masker
+
+    # -- what a test that needs the vault gets -------------------------------------------
+
+    def require_vault(self) -> Vault:
+        """The vault, or the test's outcome: skipped (no key), failed, or errored."""
+        try:
+            return self.vault()
+        except (NoKeyError, VaultFileMissingError) as exc:
+            if self.missing_policy == "fail" or self.config.option.vault_unlock:
+                pytest.fail(str(exc), pytrace=False)
+            skip_test(self.locked_reason())
+        except VaultError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def locked_reason(self) -> str:
+        """The skip reason of a test that needs a locked vault: how to provide the key."""
+        key_env = str(self.config.getini("vault_key_env") or "PYTEST_VAULT_KEY")
+        if not self.exists():
+            return (
+                f"vault locked: there is no vault file {self._display_path()} "
+                "(create it with `pytest --vault-unlock`)"
+            )
+        return (
+            f"vault locked: no key for {self._display_path()} "
+            f"(set {key_env}, or run `pytest --vault-unlock`)"
+        )
+
+    # -- the report header ---------------------------------------------------------------
+
+    def header_line(self) -> str | None:
+        """One line for pytest's report header; None when there is nothing to say."""
+        if not self.exists():
+            return None
+        try:
+            count = len(self.vault_file().tokens)
+        except VaultError as exc:
+            return f"vault: {exc}"
+        where = f"vault: {self._display_path()} ({count} secret{'s' * (count != 1)})"
+        if self._key_resolved or self.handed_over is not None:
+            try:
+                return f"{where}, unlocked by {self.found_key().source}"
+            except NoKeyError:
+                return f"{where}, locked (no key found)"
+            except VaultError as exc:
+                return f"{where}, the key found does not open it: {exc}"
+        # Only the cheap sources are tried for the header; the hook and the keyring wait
+        # until a test needs the vault.
+        lookup = self.lookup()
+        if lookup.key_file is not None or lookup.environ.get(lookup.key_env, "").strip():
+            try:
+                return f"{where}, unlocked by {self.found_key().source}"
+            except VaultError as exc:
+                return f"{where}, the key found does not open it: {exc}"
+        return f"{where}, key looked up when a test needs it"
+
+    def _display_path(self) -> str:
+        try:
+            return str(self.path.relative_to(self.config.rootpath))
+        except ValueError:
+            return str(self.path)
+
+
+def vault_path(config: pytest.Config) -> Path:
+    option = config.option.vault_file
+    if option:
+        return Path(option).absolute()
+    configured = str(config.getini("vault_file") or "").strip()
+    return config.rootpath / (configured or DEFAULT_VAULT_FILE)
+
+
+def missing_policy(config: pytest.Config) -> str:
+    value = str(config.getini("vault_missing") or "skip").strip().lower()
+    if value not in ("skip", "fail"):
+        raise pytest.UsageError(f"vault_missing = {value!r} is not one of skip, fail.")
+    return value
+
+
+def skip_test(reason: str) -> NoReturn:
+    """Skip the current test, reported at the test's location rather than ours."""
+    try:
+        raise pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:  # pragma: no cover - a pytest without the private argument
+        pytest.skip(reason)
+
+
+state_key = pytest.StashKey[VaultState]()
+
+
+def get_state(config: pytest.Config) -> VaultState:
+    """The run's `VaultState`, created on first use."""
+    state = config.stash.get(state_key, None)
+    if state is None:
+        state = config.stash[state_key] = VaultState(config)
+    return state
