@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from .errors import KeyFormatError
 
@@ -74,7 +74,10 @@ class VaultKey:
         except binascii.Error:  # pragma: no cover - alphabet and length are checked above
             raise KeyFormatError("it is not a valid key (typo?)") from None
         raw, checksum = decoded[:KEY_BYTES], decoded[KEY_BYTES:]
-        if not hmac.compare_digest(_checksum(raw), checksum):
+        # The last character carries 2 unused bits; only the canonical one is a key, so
+        # that a typo there is caught like any other.
+        canonical = base64.b32encode(decoded).decode("ascii").rstrip("=")
+        if not hmac.compare_digest(_checksum(raw), checksum) or canonical != body:
             raise KeyFormatError("its checksum does not match, so it was mistyped")
         return cls(raw)
 
@@ -108,7 +111,7 @@ class VaultKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Refuse pickling: a key must never travel by accident (cache, multiprocessing).
         raise TypeError("a VaultKey cannot be pickled")
 

@@ -122,7 +122,9 @@ def _from_key_file(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> 
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "it is not text"
         raise VaultUsageError(f"Cannot read the key file {lookup.key_file}: {why}.") from None
-    return check_key(header, text, source, lookup.path)
+    # Key files may carry comment lines (a label such as "PUBLIC DEMO KEY").
+    key_lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return check_key(header, "\n".join(key_lines), source, lookup.path)
 
 
 def _from_environment(
@@ -195,7 +197,27 @@ def keyring_name() -> str:
 
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:160]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return described + _backend_hint(exc)
+
+
+def _backend_hint(exc: BaseException) -> str:
+    """Name PYTHON_KEYRING_BACKEND when it is what failed: keyring's own error does not
+    ("ValueError: Empty module name", "ModuleNotFoundError: No module named 'no'")."""
+    configured = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if configured is None or not isinstance(exc, ImportError | ValueError | AttributeError):
+        return ""
+    try:
+        from keyring.core import load_keyring
+
+        load_keyring(configured)
+    except (ImportError, ValueError, AttributeError, TypeError):
+        return (
+            f"; PYTHON_KEYRING_BACKEND={configured!r} names no keyring backend that can be loaded"
+        )
+    except Exception:
+        return ""
+    return ""
 
 
 def read_keyring(key_id: str) -> tuple[str | None, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import MissingSecretError, VaultError, WrongKeyError
 from .key import VaultKey
@@ -46,7 +47,7 @@ class Vault(Mapping[str, str]):
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Vault cannot be pickled (it holds secrets)")
 
     def missing_message(self, name: str) -> str:

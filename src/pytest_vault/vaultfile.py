@@ -190,7 +190,8 @@ class VaultFile:
                     f"{path} holds unresolved merge conflict markers: resolve the conflict "
                     "(keep one line per secret), then run `pytest-vault check`."
                 ) from None
-            where = f" ({exc.lineno}:{exc.colno})" if hasattr(exc, "lineno") else ""
+            line = getattr(exc, "lineno", None)  # Python 3.14+
+            where = f" (line {line})" if line else ""
             raise VaultFileError(
                 f"{path} is not a valid vault file: it is not TOML{where}. "
                 "It was damaged or edited by hand; restore it from version control."
