@@ -33,6 +33,7 @@ from .keychain import (
     save_in_keyring,
     write_key_file,
 )
+from .masking import MIN_MASKED_LENGTH
 from .settings import Settings, find_settings
 from .vaultfile import VaultFile
 
@@ -115,12 +116,18 @@ def cmd_init(command: Command) -> int:
     key = VaultKey.generate()
     create_vault(command.path, key)
     say(f"Created the vault {command.path}.")
-    command.keep_new_key(key)
+    try:
+        command.keep_new_key(key)
+    except BaseException:
+        # Nobody got the key (e.g. --key-out failed): a vault no one can open is worse
+        # than none, so take it back.
+        command.path.unlink(missing_ok=True)
+        say(f"Removed {command.path} again: its key could not be handed over.")
+        raise
     return 0
 
 
 def cmd_set(command: Command) -> int:
-    from .masking import MIN_MASKED_LENGTH
     from .vault import set_secrets
     from .vaultfile import check_name, check_value
 
@@ -130,11 +137,17 @@ def cmd_set(command: Command) -> int:
     set_secrets(command.path, found.key, {name: value})
     say(f"Set {name} in {command.path}.")
     if len(value) < MIN_MASKED_LENGTH:
-        say(
-            f"Warning: {name} is shorter than {MIN_MASKED_LENGTH} characters, so pytest-vault "
-            "cannot mask it in test output."
-        )
+        _warn_unmaskable([name])
     return 0
+
+
+def _warn_unmaskable(names: list[str]) -> None:
+    if names:
+        say(
+            f"Warning: {', '.join(names)} {'is' if len(names) == 1 else 'are'} shorter than "
+            f"{MIN_MASKED_LENGTH} characters, so pytest-vault cannot mask "
+            f"{'it' if len(names) == 1 else 'them'} in test output."
+        )
 
 
 def _read_value(command: Command, name: str) -> str:
@@ -163,7 +176,8 @@ def _read_value(command: Command, name: str) -> str:
         raise SecretValueError(
             "Standard input is not UTF-8 text; store binary data base64-encoded."
         ) from None
-    return value.removesuffix("\n")
+    # One trailing newline, as `$(...)` or `echo` add it (CRLF from Windows pipes too).
+    return value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
 
 
 def cmd_get(command: Command) -> int:
@@ -234,7 +248,8 @@ def cmd_unlock(command: Command) -> int:
 def read_key_interactively(check: Callable[[str, str], FoundKey]) -> FoundKey:
     """A key from a hidden prompt (asking again after a mistake) or from standard input."""
     if not terminal.terminal_available():
-        text = sys.stdin.read()
+        # Bytes, not text: undecodable input must read as "not a key", never a traceback.
+        text = sys.stdin.buffer.read().decode("utf-8", "replace")
         if not text.strip():
             raise VaultUsageError("No key on standard input (and no terminal to ask on).")
         return check(text, "standard input")
@@ -336,6 +351,7 @@ def cmd_import(command: Command) -> int:
     if values:
         set_secrets(command.path, found.key, values)
     say(f"Imported {len(values)} secret(s) into {command.path}.")
+    _warn_unmaskable([name for name, value in values.items() if len(value) < MIN_MASKED_LENGTH])
     return 0
 
 
@@ -405,7 +421,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console script; return its exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse would repeat them, and they are likely a value or a key typed where
+        # it does not belong (`set NAME value`): never echo them.
+        parser.error(
+            f"{len(extra)} unexpected argument(s) for `{args.command}`, not repeated here in "
+            "case they hold a secret or a key. Neither is ever taken from the command line: "
+            "`set` reads the value from a prompt, standard input or --from-file, `unlock` "
+            "the key from a prompt or standard input."
+        )
     handler = COMMANDS[args.command][0]
     for option in ("key_out", "from_file", "yes", "force"):
         if not hasattr(args, option):

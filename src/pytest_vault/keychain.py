@@ -138,17 +138,22 @@ def _from_environment(
         return None
     source = name if len(keys) == 1 else f"{name} (key {{n}} of {len(keys)})"
     parsed: list[tuple[int, VaultKey]] = []
+    malformed: list[tuple[int, KeyFormatError]] = []
     for position, text in enumerate(keys, start=1):
         try:
             parsed.append((position, VaultKey.parse(text)))
         except KeyFormatError as exc:
-            raise KeyFormatError(
-                f"The key from {source.format(n=position)} cannot open {lookup.path}: {exc}. "
-                "Copy it again, in full."
-            ) from None
+            malformed.append((position, exc))
+    # The matching key wins, even beside a malformed one (a rotation in progress).
     for position, key in parsed:
         if key.key_id == header.key_id:
             return FoundKey(key, source.format(n=position))
+    if malformed:
+        position, problem = malformed[0]
+        raise KeyFormatError(
+            f"The key from {source.format(n=position)} cannot open {lookup.path}: {problem}. "
+            "Copy it again, in full."
+        )
     if len(parsed) == 1:
         raise WrongKeyError(
             f"The key from {name} does not open {lookup.path}: {_mismatch(header, parsed[0][1])}"

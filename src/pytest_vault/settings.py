@@ -3,7 +3,8 @@
 The nearest pytest configuration file, searched upwards from the current folder, decides:
 its ``vault_file`` (relative to that file's folder), ``vault_key_env`` and
 ``vault_keyring``; without a ``vault_file`` the vault is ``secrets.vault.toml`` beside that
-configuration file; without any configuration file, in the current folder.
+configuration file; without any configuration file, in pytest's rootdir (the folder of
+the nearest ``pyproject.toml``, else of the nearest ``setup.py``, else the current folder).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def find_settings(start: Path) -> Settings:
         if found is not None:
             config_file, values = found
             return _settings_from(config_file, values)
+    # No configuration file: pytest's rootdir is then the folder of the nearest
+    # pyproject.toml (even without a pytest table), else of the nearest setup.py.
+    for marker in ("pyproject.toml", "setup.py"):
+        for folder in (start, *start.parents):
+            if (folder / marker).is_file():
+                return Settings(vault_file=folder / DEFAULT_VAULT_FILE)
     return Settings(vault_file=start / DEFAULT_VAULT_FILE)
 
 

@@ -1,0 +1,503 @@
+"""The documentation is tested: its commands run, and its reference matches the code.
+
+Which shell blocks run: a fenced ``bash``/``sh``/``shell``/``console`` block runs when the
+line just before its opening fence (blank lines aside) is the HTML comment
+``<!-- test: run -->``. A block that cannot run here (it needs a terminal, the network,
+or a git repository) may say why with ``<!-- test: skip: reason -->``; in
+docs/getting-started.md every shell block must carry one of the two, so nobody adds an
+untested command by accident. In a ``console`` block only the lines that start with
+``$ `` are commands; the other lines show output and are not compared.
+
+The runnable blocks of one page run in order, each with ``bash -e -o pipefail``, in one
+empty project folder (the ``project`` fixture: a ``pytest.ini``, a throwaway keyring, its
+own HOME, and no ``PYTEST_VAULT_KEY`` or ``CI``), as a reader following the page would.
+Every fenced block with a ``title="PATH"`` that comes before a runnable block is written
+to PATH in that folder first (the test module a page shows is the one that runs).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Project
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+README = REPO / "README.md"
+GETTING_STARTED = DOCS / "getting-started.md"
+REFERENCE = DOCS / "reference.md"
+BIN = Path(sys.executable).parent
+CONSOLE_SCRIPT = str(BIN / "pytest-vault")
+SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
+
+README_DEMO_COMMAND = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -e . "
+    "&& cd examples/demo && pytest"
+)
+README_TEST_COMMAND = 'pip install -e ".[test]" && pytest'
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>.*)$")
+_MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<kind>run|skip)\b(?P<why>[^>]*)-->\s*$")
+_TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)')""")
+
+needs_bash = pytest.mark.skipif(
+    sys.platform == "win32" or shutil.which("bash") is None,
+    reason="the documented commands are POSIX shell",
+)
+
+
+# -- reading the Markdown -------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """A fenced code block of a Markdown page."""
+
+    path: Path
+    line: int  # of the opening fence, 1-based
+    language: str
+    title: str | None
+    marker: str | None  # "run", "skip" or None
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.relative_to(REPO)}:{self.line}"
+
+    @property
+    def is_shell(self) -> bool:
+        return self.language in SHELL_LANGUAGES
+
+    def script(self) -> str:
+        """The commands of the block: a console block's ``$ `` lines, else all of it."""
+        if self.language != "console":
+            return self.text
+        return "\n".join(line[2:] for line in self.text.splitlines() if line.startswith("$ "))
+
+
+def code_blocks(path: Path) -> list[Block]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blocks: list[Block] = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        indent, fence = opening["indent"], opening["fence"]
+        info = opening["info"].strip()
+        language = info.split()[0].lower() if info else ""
+        title_match = _TITLE.search(info)
+        title = (
+            next((group for group in title_match.groups() if group), None) if title_match else None
+        )
+        marker = _marker_before(lines, index)
+        body: list[str] = []
+        index += 1
+        while index < len(lines):
+            closing = lines[index].strip()
+            if closing.startswith(fence[0] * len(fence)) and not closing.strip(fence[0]):
+                break
+            body.append(
+                lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index]
+            )
+            index += 1
+        blocks.append(
+            Block(path, index - len(body), language, title, marker, "\n".join(body) + "\n")
+        )
+        index += 1
+    return blocks
+
+
+def _marker_before(lines: list[str], fence_index: int) -> str | None:
+    previous = fence_index - 1
+    while previous >= 0 and not lines[previous].strip():
+        previous -= 1
+    if previous < 0:
+        return None
+    match = _MARKER.match(lines[previous])
+    return match["kind"] if match else None
+
+
+def inline_code(path: Path) -> list[str]:
+    """The text of every code span and every shell block of a page."""
+    text = path.read_text(encoding="utf-8")
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"(?ms)^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1", "", text))
+    return spans + [block.text for block in code_blocks(path) if block.is_shell]
+
+
+def section(text: str, heading: str) -> str:
+    """The text under a ``## heading`` up to the next heading of that level."""
+    match = re.search(rf"(?ms)^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", text)
+    assert match is not None, f"reference.md has no section '## {heading}'"
+    return match.group(1)
+
+
+def documented_pages() -> list[Path]:
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+# -- running documented commands ------------------------------------------------------------
+
+
+def run_script(block: Block, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environ = dict(os.environ)
+    environ["PATH"] = os.pathsep.join([str(BIN), environ.get("PATH", "")])
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", block.script()],
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def write_titled_file(block: Block, root: Path) -> None:
+    assert block.title is not None
+    target = (root / block.title).resolve()
+    assert target.is_relative_to(root.resolve()), f"{block.where}: title leaves the project"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(block.text, encoding="utf-8")
+
+
+def test_the_block_parser_reads_markers_titles_and_console_commands(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- test: run -->\n\n"
+        "```console\n$ echo one\none\n$ echo two\n```\n\n"
+        '```python title="test_x.py"\nx = 1\n```\n'
+        "<!-- test: skip: needs a terminal -->\n"
+        "```bash\nread -r x\n```\n"
+        '=== "Tab"\n\n    ```sh\n    echo indented\n    ```\n',
+        encoding="utf-8",
+    )
+    blocks = code_blocks(page)
+    assert [(b.language, b.marker, b.title) for b in blocks] == [
+        ("console", "run", None),
+        ("python", None, "test_x.py"),
+        ("bash", "skip", None),
+        ("sh", None, None),
+    ]
+    assert blocks[0].script() == "echo one\necho two"
+    assert blocks[3].text == "echo indented\n"
+
+
+def test_every_shell_block_of_getting_started_says_whether_it_runs() -> None:
+    unmarked = [b.where for b in code_blocks(GETTING_STARTED) if b.is_shell and b.marker is None]
+    assert not unmarked, (
+        "mark these blocks with <!-- test: run --> or <!-- test: skip: why -->: "
+        + ", ".join(unmarked)
+    )
+    runnable = [b for b in code_blocks(GETTING_STARTED) if b.marker == "run"]
+    assert len(runnable) >= 5, "getting-started.md lost its runnable blocks"
+
+
+def test_markers_stand_before_shell_blocks() -> None:
+    for page in documented_pages():
+        for block in code_blocks(page):
+            if block.marker is not None:
+                assert block.is_shell, (
+                    f"{block.where}: a test marker before a {block.language} block"
+                )
+
+
+@needs_bash
+@pytest.mark.parametrize("page", [GETTING_STARTED, README], ids=lambda p: p.name)
+def test_documented_commands_run(page: Path, project: Project) -> None:
+    blocks = code_blocks(page)
+    last_runnable = max((i for i, b in enumerate(blocks) if b.marker == "run"), default=-1)
+    for block in blocks[: last_runnable + 1]:
+        if block.title is not None and not block.is_shell:
+            write_titled_file(block, project.root)
+        if block.marker != "run":
+            continue
+        done = run_script(block, project.root)
+        assert done.returncode == 0, (
+            f"{block.where} exited {done.returncode}:\n{block.script()}\n"
+            f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        )
+
+
+# -- the README -----------------------------------------------------------------------------
+
+
+def test_readme_starts_with_the_demo_and_the_test_suite_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    head = text.split("\n## ", 1)[0]
+    assert head.startswith("# pytest-vault\n")
+    shell = [b for b in code_blocks(README) if b.is_shell]
+    assert [b.text.strip() for b in shell[:2]] == [README_DEMO_COMMAND, README_TEST_COMMAND]
+    assert all(f"```bash\n{b.text}```" in head for b in shell[:2])
+    assert "PUBLIC" in head or "public" in head
+
+
+def test_readme_demo_runs_and_masks_its_secrets(tmp_path: Path) -> None:
+    """The README's first command ends in ``cd examples/demo && pytest``: run that part."""
+    assert README_DEMO_COMMAND.endswith("&& cd examples/demo && pytest")
+    demo = tmp_path / "demo"
+    shutil.copytree(REPO / "examples" / "demo", demo)
+    environ = dict(os.environ)
+    environ["PATH"] = os.pathsep.join([str(BIN), environ.get("PATH", "")])
+    done = subprocess.run(
+        [str(BIN / "pytest")],
+        cwd=demo,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "vault: secrets.vault.toml (3 secrets)" in output
+    token = subprocess.run(
+        [CONSOLE_SCRIPT, "--key-file", "PUBLIC-DEMO-KEY.txt", "get", "DEMO_API_TOKEN"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert token
+    assert token not in output
+    assert "<vault:DEMO_API_TOKEN>" in output
+
+
+# -- the reference against the code ---------------------------------------------------------
+
+
+def _help(*args: str, cwd: Path) -> str:
+    # Module-scoped, so the function-scoped isolation fixture has not run yet: clean the
+    # variables that would change what pytest loads.
+    unset = {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "CI"}
+    environ = {name: value for name, value in os.environ.items() if name not in unset}
+    done = subprocess.run(
+        list(args), cwd=cwd, env=environ, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@dataclass
+class CodeNames:
+    pytest_options: set[str]
+    ini_names: set[str]
+    commands: set[str]
+    global_options: set[str]
+    command_options: dict[str, set[str]]
+    markers_help: str
+
+
+@pytest.fixture(scope="module")
+def code_names(tmp_path_factory: pytest.TempPathFactory) -> CodeNames:
+    """The names the code really has, read from ``--help`` of pytest and the console script."""
+    folder = tmp_path_factory.mktemp("help")
+    (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder)
+    markers_help = _help(sys.executable, "-m", "pytest", "--markers", cwd=folder)
+    main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder)
+    commands = set(re.findall(r"(?m)^ {4}([a-z]+)\b", main_help.split("positional arguments:")[1]))
+    options = {
+        command: _long_options(_help(CONSOLE_SCRIPT, command, "--help", cwd=folder))
+        for command in sorted(commands)
+    }
+    return CodeNames(
+        pytest_options=set(re.findall(r"--vault-[a-z-]+", pytest_help)),
+        ini_names=set(re.findall(r"(?m)^\s+(vault_[a-z_]+) \(", pytest_help)),
+        commands=commands,
+        global_options=_long_options(main_help),
+        command_options=options,
+        markers_help=markers_help,
+    )
+
+
+def _long_options(help_text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", help_text)) - {"--help"}
+
+
+def test_the_code_has_what_the_tests_expect(code_names: CodeNames) -> None:
+    # A guard against a silently broken --help parser: these names are in the contract.
+    assert {"--vault-unlock", "--vault-reset", "--vault-file"} <= code_names.pytest_options
+    assert {"vault_file", "vault_mask"} <= code_names.ini_names
+    assert {"init", "set", "check", "import"} <= code_names.commands
+    assert {"--file", "--key-file", "--no-keyring"} <= code_names.global_options
+
+
+def test_reference_documents_exactly_the_pytest_options(code_names: CodeNames) -> None:
+    table = section(REFERENCE.read_text(encoding="utf-8"), "pytest options")
+    documented = set(re.findall(r"(?m)^\| `(--vault-[a-z-]+)", table))
+    assert documented == code_names.pytest_options
+
+
+def test_reference_documents_exactly_the_ini_options(code_names: CodeNames) -> None:
+    table = section(REFERENCE.read_text(encoding="utf-8"), "ini options")
+    documented = set(re.findall(r"(?m)^\| `(vault_[a-z_]+)`", table))
+    assert documented == code_names.ini_names
+
+
+def test_reference_documents_exactly_the_commands(code_names: CodeNames) -> None:
+    console = section(REFERENCE.read_text(encoding="utf-8"), "The console script")
+    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z]+)\b", console))
+    assert documented == code_names.commands
+
+
+def test_reference_documents_exactly_the_command_options(code_names: CodeNames) -> None:
+    console = section(REFERENCE.read_text(encoding="utf-8"), "The console script")
+    documented = _long_options(console)
+    existing = set(code_names.global_options).union(*code_names.command_options.values())
+    assert documented - existing == set(), "documented but not in the console script"
+    assert existing - documented == set(), "in the console script but not documented"
+    for command, options in code_names.command_options.items():
+        extra = options - code_names.global_options - {"--version"}
+        part = re.search(rf"(?ms)^### `pytest-vault {command}\b.*?(?=^### |\Z)", console)
+        assert part is not None
+        missing = {option for option in extra if option not in part.group(0)}
+        assert not missing, f"`{command}` does not document {sorted(missing)}"
+
+
+def test_every_vault_option_named_anywhere_exists(code_names: CodeNames) -> None:
+    for page in documented_pages():
+        named = set(re.findall(r"--vault-[a-z-]*[a-z]", page.read_text(encoding="utf-8")))
+        unknown = named - code_names.pytest_options
+        assert not unknown, f"{page.name} names options pytest does not have: {sorted(unknown)}"
+
+
+def test_every_console_command_named_anywhere_exists(code_names: CodeNames) -> None:
+    for page in documented_pages():
+        named = {
+            match
+            for code in inline_code(page)
+            for match in re.findall(r"\bpytest-vault ([a-z]+)\b", code)
+        }
+        unknown = named - code_names.commands
+        assert not unknown, f"{page.name} names commands that do not exist: {sorted(unknown)}"
+
+
+def test_reference_documents_the_hooks_fixture_and_marker(code_names: CodeNames) -> None:
+    from pytest_vault import hookspecs
+
+    text = REFERENCE.read_text(encoding="utf-8")
+    hooks = {name for name in vars(hookspecs) if name.startswith("pytest_")}
+    assert hooks
+    for hook in hooks:
+        assert f"## The `{hook}` hook" in text
+    assert "@pytest.mark.vault(" in code_names.markers_help
+    assert "### The `vault` fixture" in text
+    assert "### The `vault` marker" in text
+
+
+def test_pre_commit_hook_is_documented() -> None:
+    yaml = pytest.importorskip("yaml")
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    text = REFERENCE.read_text(encoding="utf-8")
+    for hook in hooks:
+        assert f"id: {hook['id']}" in text
+        assert hook["entry"].split()[:1] == ["pytest-vault"]
+
+
+# -- the site and the workflow files --------------------------------------------------------
+
+
+def test_the_site_builds_strictly(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
+    pytest.importorskip("material", reason="mkdocs-material is not installed (the docs extra)")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "site" / "reference" / "index.html").is_file()
+
+
+def _check_workflows() -> ModuleType:
+    pytest.importorskip("yaml", reason="PyYAML is not installed")
+    spec = importlib.util.spec_from_file_location(
+        "check_workflows", REPO / "tools" / "check_workflows.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_workflow_files_pass_the_structural_check() -> None:
+    _check_workflows()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "check_workflows.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _broken_repository(root: Path) -> Iterator[str]:
+    """Write a repository with one mistake of each kind; yield what must be reported."""
+    workflows = root / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        """\
+on: [push, pull_requests]
+jobs:
+  test:
+    runs-on: ${{ matrix.os }}
+    needs: [lint, build]
+    strategy:
+      matrix:
+        python: ["3.12"]
+    steps:
+      - uses: actions/checkout
+      - run: echo "${{ matrix.python }"
+      - name: a step that does nothing
+      - run: pytest
+        uses: actions/setup-python@v5
+  lint:
+    steps:
+      - run: ruff check
+""",
+        encoding="utf-8",
+    )
+    (workflows / "release.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    runs-on: y\n"
+    )
+    yield "unknown event 'pull_requests'"
+    yield "needs 'build', which is not a job"
+    yield "matrix.os is not a key of its matrix"
+    yield "uses 'actions/checkout' is not owner/repo"
+    yield "unclosed expression"
+    yield "step 3: needs exactly one of run and uses (has neither)"
+    yield "step 4: needs exactly one of run and uses (has ['run', 'uses'])"
+    yield "job lint: has no runs-on"
+    yield "duplicate key 'runs-on'"
+
+
+def test_the_workflow_check_reports_each_kind_of_mistake(tmp_path: Path) -> None:
+    module = _check_workflows()
+    expected = list(_broken_repository(tmp_path))
+    problems = module.check(tmp_path)
+    for message in expected:
+        assert any(message in problem for problem in problems), (message, problems)
+    assert module.main([str(tmp_path)]) == 1
