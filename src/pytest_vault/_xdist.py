@@ -51,8 +51,11 @@ class XdistKeyHandover:
 def refuse_socket_gateways(config: pytest.Config) -> None:
     """Stop before any worker starts when a ``--tx socket=...`` gateway is configured."""
     for spec in config.getoption("tx", None) or []:
-        for part in str(spec).split("//"):
-            if part.startswith("socket="):
+        # "2*socket=host:port" starts two gateways of one spec (xdist's multiplier).
+        count, star, rest = str(spec).partition("*")
+        text = rest if star and count.strip().isdigit() else str(spec)
+        for part in text.split("//"):
+            if part.strip().startswith("socket="):
                 raise pytest.UsageError(
                     "pytest-vault does not send the vault key over a plain-TCP socket "
                     f"gateway ({spec}); use popen or ssh workers."

@@ -20,6 +20,7 @@ from .errors import (
     VaultError,
     VaultFileError,
     VaultUsageError,
+    sentence,
 )
 from .key import VaultKey
 from .keychain import (
@@ -96,10 +97,10 @@ class Command:
         writable, why = self.lookup.keyring_writable()
         if writable:
             problem = save_in_keyring(key)
-            say(problem[0].upper() + problem[1:] + "." if problem else
+            say(sentence(problem) if problem else
                 f"Saved the key in the system keyring ({keyring_name()}).")
         else:
-            say(why[0].upper() + why[1:] + ".")
+            say(sentence(why))
         emit(key.text())
         say(KEY_ADVICE)
 
@@ -240,7 +241,7 @@ def cmd_unlock(command: Command) -> int:
     vault_file.decrypt_all(found.key)
     problem = save_in_keyring(found.key)
     if problem:
-        raise VaultError(problem[0].upper() + problem[1:] + ".")
+        raise VaultError(sentence(problem))
     say(f"The key opens {command.path}; saved it in the system keyring ({keyring_name()}).")
     return 0
 
@@ -270,7 +271,7 @@ def cmd_lock(command: Command) -> int:
         raise VaultUsageError("`lock` removes the key from the system keyring; drop --no-keyring.")
     problem = remove_from_keyring(vault_file.header.key_id)
     if problem:
-        say(problem[0].upper() + problem[1:] + "; nothing to remove.")
+        say(sentence(f"{problem}; nothing to remove"))
     else:
         say(f"Removed the key of {command.path} from the system keyring.")
     return 0

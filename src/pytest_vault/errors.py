@@ -8,6 +8,15 @@ ids and sources only.
 from __future__ import annotations
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence: capital first letter, final full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class VaultError(Exception):
     """Base of every error pytest-vault reports to a user (never shown as a traceback)."""
 
@@ -46,6 +55,11 @@ class KeyFormatError(VaultError):
 
 class NoKeyError(VaultError):
     """No source provided a key."""
+
+    def __init__(self, message: str, tried: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        #: What each source answered, for the prompt.
+        self.tried = tried
 
 
 class WrongKeyError(VaultError):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
-
-if TYPE_CHECKING:
-    from pytest import Config
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_vault_key(config: Config, vault_id: str, key_id: str) -> str | None:
+def pytest_vault_key(config: pytest.Config, vault_id: str, key_id: str) -> str | None:
     """Return the vault key (its text form) for the vault ``vault_id``, or ``None``.
 
     Called once per session, only when neither ``--vault-key-file`` nor the

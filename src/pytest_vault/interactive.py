@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from . import terminal
-from .errors import NoKeyError, VaultError, VaultFileMissingError
+from .errors import NoKeyError, VaultError, VaultFileMissingError, sentence
 
 if TYPE_CHECKING:
     from .key import VaultKey
@@ -63,10 +63,10 @@ def _keep_new_key(lookup: KeyLookup, key: VaultKey) -> None:
     writable, why = lookup.keyring_writable()
     if writable:
         problem = save_in_keyring(key)
-        saved = problem or f"Saved it in the system keyring ({keyring_name()})"
+        saved = sentence(problem or f"saved it in the system keyring ({keyring_name()})")
     else:
-        saved = why[0].upper() + why[1:]
-    terminal.tell(f"\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}.\n")
+        saved = sentence(why)
+    terminal.tell(f"\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}\n")
 
 
 def _prompt_for_key(state: VaultState, not_found: NoKeyError) -> None:
@@ -75,10 +75,17 @@ def _prompt_for_key(state: VaultState, not_found: NoKeyError) -> None:
     if not terminal.terminal_available():
         raise NoKeyError(f"{not_found} (--vault-unlock has no terminal to ask on.)")
     header = state.vault_file().header
-    terminal.tell(f"No key for {state.path} was found ({state.lookup().key_env} is not set).")
+    terminal.tell(sentence(f"No key for {state.path} was found: " + "; ".join(not_found.tried)))
     for attempt in range(1, MAX_PROMPT_TRIES + 1):
         try:
-            found = check_key(header, terminal.ask_hidden("Vault key: "), "the prompt", state.path)
+            typed = terminal.ask_hidden("Vault key: ")
+        except EOFError:  # Ctrl-D: nothing was typed
+            raise NoKeyError(
+                f"No key for {state.path} was entered at the prompt. Set "
+                f"{state.lookup().key_env} or run `pytest --vault-unlock` again."
+            ) from None
+        try:
+            found = check_key(header, typed, "the prompt", state.path)
             break
         except VaultError as exc:
             if attempt == MAX_PROMPT_TRIES:
@@ -86,9 +93,10 @@ def _prompt_for_key(state: VaultState, not_found: NoKeyError) -> None:
             terminal.tell(f"{exc} Try again.")
     state.set_key(found)
     writable, _ = state.lookup().keyring_writable()
+    # Asked even when reading the keyring just failed: saving may make the system unlock it.
     if writable and terminal.ask_yes_no("Save the key in the system keyring?", default=True):
         problem = save_in_keyring(found.key)
-        terminal.tell(problem or f"Saved the key in the system keyring ({keyring_name()}).")
+        terminal.tell(sentence(problem or f"saved the key in the system keyring ({keyring_name()})"))
 
 
 def reset_vault(config: pytest.Config) -> int:
@@ -133,10 +141,10 @@ def _show_reset_key(lookup: KeyLookup, key: VaultKey) -> None:
     writable, why = lookup.keyring_writable()
     if writable:
         problem = save_in_keyring(key)
-        saved = problem or f"Saved it in the system keyring ({keyring_name()})"
+        saved = sentence(problem or f"saved it in the system keyring ({keyring_name()})")
     else:
-        saved = why[0].upper() + why[1:]
-    print(f"New vault key:\n\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}.", flush=True)
+        saved = sentence(why)
+    print(f"New vault key:\n\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}", flush=True)
 
 
 def _usage_error(config: pytest.Config, message: str) -> int:

@@ -48,12 +48,14 @@ class KeyLookup:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     keyring: KeyringPolicy = "auto"
     no_keyring: bool = False
+    #: How the front end spells "do not use the keyring", for messages.
+    no_keyring_option: str = "--no-keyring"
     hook: HookLookup | None = None
 
     def keyring_readable(self) -> tuple[bool, str]:
         """Whether the keyring may be read, and if not, why not."""
         if self.no_keyring:
-            return False, "the keyring was not read (--no-keyring)"
+            return False, f"the keyring was not read ({self.no_keyring_option})"
         if self.keyring == "never":
             return False, "the keyring was not read (vault_keyring = never)"
         if self.keyring == "auto" and ci_is_set(self.environ):
@@ -80,7 +82,8 @@ def find_key(header: VaultHeader, lookup: KeyLookup) -> FoundKey:
     raise NoKeyError(
         f"No key for {lookup.path} was found: " + "; ".join(tried) + ". "
         f"Set {lookup.key_env}, or save the key in the keyring with `pytest-vault unlock` "
-        "or `pytest --vault-unlock` on a terminal."
+        "or `pytest --vault-unlock` on a terminal.",
+        tried=tuple(tried),
     )
 
 

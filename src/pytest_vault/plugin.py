@@ -47,7 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="generate a new key and delete every secret (for a lost key); runs no tests",
     )
-    group.addoption("--vault-yes", action="store_true", help="confirm --vault-reset without a prompt")
+    group.addoption(
+        "--vault-yes", action="store_true", help="confirm --vault-reset without a prompt"
+    )
     group.addoption("--vault-file", metavar="PATH", help="the vault file for this run")
     group.addoption("--vault-key-file", metavar="PATH", help="read the vault key from this file")
     group.addoption(
@@ -55,13 +57,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="neither read nor write the system keyring",
     )
-    parser.addini("vault_file", "the vault file, relative to the rootdir (default secrets.vault.toml)")
-    parser.addini("vault_key_env", "environment variable holding the key (default PYTEST_VAULT_KEY)")
+    parser.addini(
+        "vault_file", "the vault file, relative to the rootdir (default secrets.vault.toml)"
+    )
+    parser.addini(
+        "vault_key_env", "environment variable holding the key (default PYTEST_VAULT_KEY)"
+    )
     parser.addini(
         "vault_missing",
         "what a test that needs the vault gets when no key is found: skip (default) or fail",
     )
-    parser.addini("vault_mask", "keep secret values out of pytest's output", type="bool", default=True)
+    parser.addini(
+        "vault_mask", "keep secret values out of pytest's output", type="bool", default=True
+    )
     parser.addini(
         "vault_keyring",
         "read the system keyring: auto (default; not when CI is set), always, never",
@@ -82,6 +90,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    if config.option.help:
+        return  # --help works whatever the vault settings, file and key are like
     state = get_state(config)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
@@ -97,14 +107,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
         register_masking(config, state)
     # Unlock before any test runs and before xdist starts its workers (in sessionstart).
-    if config.option.vault_unlock and workerinput is None and not config.option.help:
+    if config.option.vault_unlock and workerinput is None:
         from .interactive import unlock_for_run
 
         unlock_for_run(config, state)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or config.option.help:
         return None
     return get_state(config).header_line()
 
@@ -156,14 +166,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _require_names(state: VaultState, names: list[str]) -> None:
     from .errors import VaultError, VaultFileMissingError
 
+    # Outcomes are raised outside the ``except`` block, so that the report does not show
+    # the VaultError as well ("During handling of the above exception").
+    error: VaultError | None = None
     try:
         held = state.vault_file().tokens
-    except VaultFileMissingError:
+    except VaultError as exc:
+        error = exc
+    if isinstance(error, VaultFileMissingError):
         if state.missing_policy == "fail" or state.config.option.vault_unlock:
             pytest.fail(f"There is no vault file at {state.path}.", pytrace=False)
         skip_test(state.locked_reason())
-    except VaultError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    if error is not None:
+        pytest.fail(str(error), pytrace=False)
     missing = [name for name in names if name not in held]
     if missing:
         skip_test(

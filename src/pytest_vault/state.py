@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, cast
 
 import pytest
 
 from .errors import NoKeyError, VaultError, VaultFileMissingError
 
 if TYPE_CHECKING:
-    from .keychain import FoundKey, KeyLookup
+    from .keychain import FoundKey, KeyLookup, KeyringPolicy
     from .masking import Masker
     from .vault import Vault
     from .vaultfile import VaultFile
@@ -32,8 +32,9 @@ class VaultState:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.path = vault_path(config)
-        self.mask_enabled: bool = bool(config.getini("vault_mask"))
+        self.mask_enabled = mask_enabled(config)
         self.missing_policy = missing_policy(config)
+        self.keyring_policy = keyring_policy(config)
         self._file: VaultFile | None = None
         self._file_error: VaultError | None = None
         self._file_read = False
@@ -72,7 +73,6 @@ class VaultState:
 
     def lookup(self) -> KeyLookup:
         from .keychain import KeyLookup
-        from .settings import parse_keyring_policy
 
         option = self.config.option
         key_file = option.vault_key_file
@@ -81,10 +81,9 @@ class VaultState:
             key_file=Path(key_file).absolute() if key_file else None,
             key_env=str(self.config.getini("vault_key_env") or "PYTEST_VAULT_KEY"),
             environ=dict(os.environ),
-            keyring=parse_keyring_policy(
-                str(self.config.getini("vault_keyring") or "auto"), "the pytest configuration"
-            ),
+            keyring=self.keyring_policy,
             no_keyring=bool(option.vault_no_keyring),
+            no_keyring_option="--vault-no-keyring",
             hook=self._call_hook,
         )
 
@@ -113,7 +112,8 @@ class VaultState:
             from .keychain import check_key
 
             if "key" in self.handed_over:
-                return check_key(header, self.handed_over["key"], self.handed_over["source"], self.path)
+                handed = self.handed_over
+                return check_key(header, handed["key"], handed["source"], self.path)
             error = self.handed_over.get("error", "No key was handed over by the controller.")
             if self.handed_over.get("kind") == "missing":
                 raise NoKeyError(error)
@@ -171,14 +171,17 @@ class VaultState:
 
     def require_vault(self) -> Vault:
         """The vault, or the test's outcome: skipped (no key), failed, or errored."""
+        # The outcome is raised outside the ``except`` block: raised inside it, the report
+        # would show the VaultError too ("During handling of the above exception").
         try:
             return self.vault()
-        except (NoKeyError, VaultFileMissingError) as exc:
-            if self.missing_policy == "fail" or self.config.option.vault_unlock:
-                pytest.fail(str(exc), pytrace=False)
-            skip_test(self.locked_reason())
         except VaultError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            error = exc
+        if not isinstance(error, (NoKeyError, VaultFileMissingError)):
+            pytest.fail(str(error), pytrace=False)
+        if self.missing_policy == "fail" or self.config.option.vault_unlock:
+            pytest.fail(str(error), pytrace=False)
+        skip_test(self.locked_reason())
 
     def locked_reason(self) -> str:
         """The skip reason of a test that needs a locked vault: how to provide the key."""
@@ -210,7 +213,7 @@ class VaultState:
             except NoKeyError:
                 return f"{where}, locked (no key found)"
             except VaultError as exc:
-                return f"{where}, the key found does not open it: {exc}"
+                return f"{where}, {_key_problem(exc)}"
         # Only the cheap sources are tried for the header; the hook and the keyring wait
         # until a test needs the vault.
         lookup = self.lookup()
@@ -218,7 +221,7 @@ class VaultState:
             try:
                 return f"{where}, unlocked by {self.found_key().source}"
             except VaultError as exc:
-                return f"{where}, the key found does not open it: {exc}"
+                return f"{where}, {_key_problem(exc)}"
         return f"{where}, key looked up when a test needs it"
 
     def _display_path(self) -> str:
@@ -226,6 +229,15 @@ class VaultState:
             return str(self.path.relative_to(self.config.rootpath))
         except ValueError:
             return str(self.path)
+
+
+def _key_problem(exc: VaultError) -> str:
+    """The header's words for a key lookup that failed with ``exc``."""
+    from .errors import KeyFormatError, WrongKeyError
+
+    if isinstance(exc, (KeyFormatError, WrongKeyError)):
+        return f"the key found does not open it: {exc}"
+    return f"no usable key: {exc}"  # e.g. a --vault-key-file that does not exist
 
 
 def vault_path(config: pytest.Config) -> Path:
@@ -241,6 +253,27 @@ def missing_policy(config: pytest.Config) -> str:
     if value not in ("skip", "fail"):
         raise pytest.UsageError(f"vault_missing = {value!r} is not one of skip, fail.")
     return value
+
+
+def mask_enabled(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getini("vault_mask"))
+    except (ValueError, pytest.UsageError) as exc:  # "invalid truth value 'perhaps'"
+        raise pytest.UsageError(
+            f"vault_mask in the pytest configuration is not true or false ({exc})."
+        ) from None
+
+
+def keyring_policy(config: pytest.Config) -> KeyringPolicy:
+    """The ``vault_keyring`` ini value, checked at start-up (without importing the core)."""
+    value = str(config.getini("vault_keyring") or "auto")
+    policy = value.strip().lower()
+    if policy not in ("auto", "always", "never"):
+        raise pytest.UsageError(
+            f"vault_keyring = {value!r} in the pytest configuration is not one of "
+            "auto, always, never."
+        )
+    return cast("KeyringPolicy", policy)
 
 
 def skip_test(reason: str) -> NoReturn:
