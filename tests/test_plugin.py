@@ -428,6 +428,37 @@ def test_a_locked_keyring_means_locked_not_an_error(
     assert_clean(result)
 
 
+def test_a_key_looked_up_lazily_is_named_at_the_end_of_the_run(
+    vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyring
+) -> None:
+    key = make_vault(vault_dir.path)
+    test_keyring.put(key.key_id, key.text())
+    vault_dir.makepyfile(test_it=USES_VAULT)
+    result = inline(vault_dir)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "vault: secrets.vault.toml (2 secrets), key looked up when a test needs it",
+            "*",
+            "vault: secrets.vault.toml was unlocked by the system keyring (throwaway_keyring)",
+        ],
+        consecutive=False,
+    )
+    assert_clean(result, key.text(), *SECRETS.values())
+
+
+def test_no_end_of_run_line_when_no_test_opened_the_vault(
+    vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyring
+) -> None:
+    key = make_vault(vault_dir.path)
+    test_keyring.put(key.key_id, key.text())
+    vault_dir.makepyfile(test_it="def test_plain():\n    pass\n")
+    result = inline(vault_dir)
+    result.assert_outcomes(passed=1)
+    assert "was unlocked by" not in output(result)
+    assert test_keyring.reads() == []
+
+
 # -- 3. the marker --------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from . import terminal  # noqa: F401  (remembers whether stdin was a terminal, at import)
-from .state import VaultState, get_state, skip_test
+from .state import VaultState, get_state, skip_test, state_key
 
 if TYPE_CHECKING:
     from .vault import Vault
@@ -117,6 +117,13 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if hasattr(config, "workerinput") or config.option.help:
         return None
     return get_state(config).header_line()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    state = terminalreporter.config.stash.get(state_key, None)
+    line = state.summary_line() if state is not None else None
+    if line:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,8 @@ class VaultState:
         self._masker: Masker | None = None
         #: Called once with the opened vault (masking layers, the GitHub mask).
         self.on_open: list[Callable[[Vault], None]] = []
+        #: The header said "key looked up when a test needs it": the summary names it.
+        self.source_pending = False
         #: A worker's key result, handed over by the xdist controller.
         self.handed_over: dict[str, str] | None = None
 
@@ -222,7 +224,14 @@ class VaultState:
                 return f"{where}, unlocked by {self.found_key().source}"
             except VaultError as exc:
                 return f"{where}, {_key_problem(exc)}"
+        self.source_pending = True
         return f"{where}, key looked up when a test needs it"
+
+    def summary_line(self) -> str | None:
+        """For the end of the run: where the key came from, when the header could not say."""
+        if not self.source_pending or self._key is None:
+            return None
+        return f"vault: {self._display_path()} was unlocked by {self._key.source}"
 
     def _display_path(self) -> str:
         try:
