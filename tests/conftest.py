@@ -63,7 +63,6 @@ def isolated_environment(
         "PYTHONPATH", os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])
     )
     import keyring
-
     from throwaway_keyring import Keyring
 
     monkeypatch.setattr(keyring.core, "_keyring_backend", Keyring())
@@ -125,11 +124,11 @@ class Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
+def project(tmp_path: Path) -> Project:
     root = tmp_path / "project"
     root.mkdir()
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    yield Project(root)
+    return Project(root)
 
 
 # -- the real Secret Service keyring (tests marked real_keyring) ------------------------------

@@ -63,9 +63,7 @@ class Command:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.settings: Settings = find_settings(Path.cwd())
-        self.path: Path = (
-            Path(args.file).absolute() if args.file else self.settings.vault_file
-        )
+        self.path: Path = Path(args.file).absolute() if args.file else self.settings.vault_file
         self.lookup = KeyLookup(
             path=self.path,
             key_file=Path(args.key_file) if args.key_file else None,
@@ -97,8 +95,11 @@ class Command:
         writable, why = self.lookup.keyring_writable()
         if writable:
             problem = save_in_keyring(key)
-            say(sentence(problem) if problem else
-                f"Saved the key in the system keyring ({keyring_name()}).")
+            say(
+                sentence(problem)
+                if problem
+                else f"Saved the key in the system keyring ({keyring_name()})."
+            )
         else:
             say(sentence(why))
         emit(key.text())
@@ -162,7 +163,9 @@ def _read_value(command: Command, name: str) -> str:
                 f"{command.args.from_file} is not UTF-8 text; store binary data base64-encoded."
             ) from None
         except OSError as exc:
-            raise VaultUsageError(f"Cannot read {command.args.from_file}: {exc.strerror}.") from None
+            raise VaultUsageError(
+                f"Cannot read {command.args.from_file}: {exc.strerror}."
+            ) from None
     if terminal.terminal_available():
         for _ in range(MAX_PROMPT_TRIES):
             first = terminal.ask_hidden(f"Value for {name}: ")
@@ -350,7 +353,8 @@ def cmd_import(command: Command) -> int:
         check_value(name, value)
     found = find_key(vault_file.header, command.lookup)
     if values:
-        set_secrets(command.path, found.key, values)
+        # Checked again under the lock: a concurrent writer may have added a name since.
+        set_secrets(command.path, found.key, values, replace=bool(command.args.force))
     say(f"Imported {len(values)} secret(s) into {command.path}.")
     _warn_unmaskable([name for name, value in values.items() if len(value) < MIN_MASKED_LENGTH])
     return 0

@@ -15,6 +15,7 @@ from .errors import VaultError
 from .vaultfile import check_name
 
 _ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([^=\s]+)\s*=\s*(.*)\Z", re.DOTALL)
+_DOUBLE_QUOTED_RUN = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
@@ -45,15 +46,19 @@ def parse_dotenv(text: str, source: str = ".env file") -> dict[str, str]:
             ) from None
         quote = rest[:1]
         if quote in ("'", '"'):
-            body = rest[1:]
-            while _closing_quote(body, quote) < 0:
+            # Scan each line once (a value may span thousands of lines: a PEM bundle).
+            segments = [rest[1:]]
+            end, resume = _closing_quote(segments[0], quote)
+            while end < 0:
                 if index >= len(lines):
                     raise DotenvError(
                         f"Line {number} of {source}: the quoted value of {name} is never closed."
                     )
-                body += "\n" + lines[index]
+                segments.append("\n" + lines[index])
                 index += 1
-            end = _closing_quote(body, quote)
+                end, resume = _closing_quote(segments[-1], quote, resume)
+            end += sum(len(segment) for segment in segments[:-1])
+            body = "".join(segments)
             trailer = body[end + 1 :].strip()
             if trailer and not trailer.startswith("#"):
                 raise DotenvError(
@@ -66,21 +71,23 @@ def parse_dotenv(text: str, source: str = ".env file") -> dict[str, str]:
     return values
 
 
-def _closing_quote(body: str, quote: str) -> int:
-    position = 0
-    while position < len(body):
-        char = body[position]
-        if char == "\\" and quote == '"':
-            position += 2
-            continue
-        if char == quote:
-            return position
-        position += 1
-    return -1
+def _closing_quote(text: str, quote: str, start: int = 0) -> tuple[int, int]:
+    """Where the closing quote is in ``text``, from ``start`` (-1: not there); and where to
+    resume in the next line's text (``"\\n" + line``): 1 when ``text`` ends in a backslash
+    that escapes the line break."""
+    if quote == "'":
+        return text.find("'", start), 0
+    match = _DOUBLE_QUOTED_RUN.match(text, start)
+    end = match.end() if match else start
+    if end < len(text) and text[end] == '"':
+        return end, 0
+    return -1, (1 if end < len(text) else 0)
 
 
 def _unescape(raw: str) -> str:
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), raw, flags=re.DOTALL)
+    return re.sub(
+        r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), raw, flags=re.DOTALL
+    )
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

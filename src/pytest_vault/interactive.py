@@ -96,7 +96,9 @@ def _prompt_for_key(state: VaultState, not_found: NoKeyError) -> None:
     # Asked even when reading the keyring just failed: saving may make the system unlock it.
     if writable and terminal.ask_yes_no("Save the key in the system keyring?", default=True):
         problem = save_in_keyring(found.key)
-        terminal.tell(sentence(problem or f"saved the key in the system keyring ({keyring_name()})"))
+        terminal.tell(
+            sentence(problem or f"saved the key in the system keyring ({keyring_name()})")
+        )
 
 
 def reset_vault(config: pytest.Config) -> int:
@@ -118,8 +120,7 @@ def reset_vault(config: pytest.Config) -> int:
                 "terminal to confirm on, add --vault-yes.",
             )
         question = (
-            f"Reset {path}? This generates a new key and permanently deletes all "
-            f"{count} secret(s)."
+            f"Reset {path}? This generates a new key and permanently deletes all {count} secret(s)."
         )
         if not terminal.ask_yes_no(question, default=False):
             terminal.tell("Reset declined; nothing was changed.")

@@ -56,9 +56,7 @@ class VaultKey:
         """Parse a key's text form; raise `KeyFormatError` saying what is wrong with it."""
         candidate = text.strip()
         if not candidate.upper().startswith(KEY_PREFIX):
-            raise KeyFormatError(
-                f"it is not a pytest-vault key (a key starts with {KEY_PREFIX})"
-            )
+            raise KeyFormatError(f"it is not a pytest-vault key (a key starts with {KEY_PREFIX})")
         body = candidate[len(KEY_PREFIX) :].upper()
         if any(char not in _B32_ALPHABET for char in body):
             raise KeyFormatError(

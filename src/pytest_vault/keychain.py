@@ -59,7 +59,10 @@ class KeyLookup:
         if self.keyring == "never":
             return False, "the keyring was not read (vault_keyring = never)"
         if self.keyring == "auto" and ci_is_set(self.environ):
-            return False, "the keyring was not read because CI is set (vault_keyring = always reads it)"
+            return (
+                False,
+                "the keyring was not read because CI is set (vault_keyring = always reads it)",
+            )
         return True, ""
 
     def keyring_writable(self) -> tuple[bool, str]:
@@ -130,9 +133,7 @@ def _from_key_file(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> 
     return check_key(header, "\n".join(key_lines), source, lookup.path)
 
 
-def _from_environment(
-    header: VaultHeader, lookup: KeyLookup, tried: list[str]
-) -> FoundKey | None:
+def _from_environment(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> FoundKey | None:
     name = lookup.key_env
     keys = split_keys(lookup.environ.get(name, ""))
     if not keys:

@@ -13,7 +13,14 @@ from typing import NoReturn
 
 from .errors import MissingSecretError, VaultError, WrongKeyError
 from .key import VaultKey
-from .vaultfile import VaultFile, VaultHeader, check_name, check_value, write_lock
+from .vaultfile import (
+    VaultFile,
+    VaultHeader,
+    check_name,
+    check_value,
+    is_valid_name,
+    write_lock,
+)
 
 
 class Vault(Mapping[str, str]):
@@ -52,6 +59,12 @@ class Vault(Mapping[str, str]):
 
     def missing_message(self, name: str) -> str:
         held = ", ".join(self) or "no secrets"
+        if not is_valid_name(name):
+            return (
+                f"The vault {self.path} has no secret of that name (it holds: {held}); it is "
+                "not a valid secret name, so it is not repeated here in case it is a value or "
+                "a key typed in a name's place."
+            )
         return (
             f"The vault {self.path} has no secret {name} (it holds: {held}). "
             f"Add it with `pytest-vault set {name}`."
@@ -80,12 +93,24 @@ def create_vault(path: Path, key: VaultKey) -> VaultFile:
     return vault_file
 
 
-def set_secrets(path: Path, key: VaultKey, values: Mapping[str, str]) -> None:
-    """Add or replace secrets; every other line of the file stays byte-for-byte."""
+def set_secrets(
+    path: Path, key: VaultKey, values: Mapping[str, str], *, replace: bool = True
+) -> None:
+    """Add or replace secrets; every other line of the file stays byte-for-byte.
+
+    With ``replace=False`` (``import`` without ``--force``), names the file already holds
+    are refused, checked under the lock so that a concurrent writer cannot slip one in.
+    """
     for name, value in values.items():
         check_value(check_name(name), value)
     with write_lock(path):
         vault_file = _load_for_change(path, key)
+        existing = sorted(set(values) & set(vault_file.tokens))
+        if existing and not replace:
+            raise VaultError(
+                f"{path} already holds {', '.join(existing)}; nothing was written. "
+                "Pass --force to replace them."
+            )
         cipher = vault_file.cipher(key)
         for name, value in values.items():
             vault_file.tokens[name] = cipher.seal(name, value)
@@ -98,9 +123,7 @@ def remove_secret(path: Path, name: str) -> None:
     with write_lock(path):
         vault_file = VaultFile.load(path)
         if name not in vault_file.tokens:
-            raise MissingSecretError(
-                f"The vault {path} has no secret {name}; nothing was removed."
-            )
+            raise MissingSecretError(f"The vault {path} has no secret {name}; nothing was removed.")
         del vault_file.tokens[name]
         vault_file.save()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import glob
 import os
 import re
 import secrets
@@ -70,14 +71,34 @@ _COMMENT: Final = (
 
 
 def check_name(name: str) -> str:
-    """Return ``name`` if it is a valid secret name, else raise `SecretNameError`."""
+    """Return ``name`` if it is a valid secret name, else raise `SecretNameError`.
+
+    The message does not repeat an invalid name: what was typed where a name belongs is
+    often a value or a key (``pytest-vault get PYTEST-VAULT-KEY-1...``).
+    """
     if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
-        shown = name if len(name) <= 40 and name.isprintable() else repr(name[:40]) + "..."
         raise SecretNameError(
-            f"{shown} is not a valid secret name: use letters, digits and _, "
+            f"That is not a valid secret name ({_name_problem(name)}; not repeated here in "
+            "case it is a value or a key): use letters, digits and _, "
             f"not starting with a digit, at most {MAX_NAME_LENGTH} characters."
         )
     return name
+
+
+def is_valid_name(name: object) -> bool:
+    """Whether ``name`` is a valid secret name (and so safe to show in a message)."""
+    return isinstance(name, str) and bool(_NAME.match(name)) and len(name) <= MAX_NAME_LENGTH
+
+
+def _name_problem(name: str) -> str:
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"it is {len(name)} characters long"
+    if name[0] in "0123456789":
+        return "it starts with a digit"
+    position, char = next((i, c) for i, c in enumerate(name, 1) if not _NAME.match("_" + c))
+    return f"character {position} is {char!r}"
 
 
 def check_value(name: str, value: str) -> str:
@@ -140,7 +161,9 @@ class ValueCipher:
 
         raw = base64.b64decode(token)
         try:
-            plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._associated_data(name))
+            plain = self._aead.decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._associated_data(name)
+            )
             return plain.decode("utf-8")
         except (InvalidTag, UnicodeDecodeError):
             raise TamperedError(
@@ -194,6 +217,11 @@ class VaultFile:
             where = f" (line {line})" if line else ""
             raise VaultFileError(
                 f"{path} is not a valid vault file: it is not TOML{where}. "
+                "It was damaged or edited by hand; restore it from version control."
+            ) from None
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise VaultFileError(
+                f"{path} is not a valid vault file: it nests arrays or tables too deeply. "
                 "It was damaged or edited by hand; restore it from version control."
             ) from None
         return cls(path, *_validate(path, document))
@@ -330,19 +358,24 @@ def write_atomic(path: Path, data: bytes, *, create: bool = False) -> None:
             try:
                 os.link(temp, path)  # atomic "create if absent"
             except FileExistsError:
-                raise VaultFileExistsError(
-                    f"{path} already exists; it was not changed."
-                ) from None
-            temp.unlink()
+                raise VaultFileExistsError(f"{path} already exists; it was not changed.") from None
         else:
             os.replace(temp, path)
-        _fsync_folder(folder)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise VaultFileError(f"Cannot write {path}: {exc.strerror}; it was not changed.") from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    # The new file is in place: nothing after this point may report the write as failed
+    # ("not changed" would be false, and after a rotation the user would drop the new key).
+    # A leftover hard link is swept by the next write; a folder that cannot be fsynced
+    # (some file systems refuse) only weakens durability across a power cut.
+    if create:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    with contextlib.suppress(OSError):
+        _fsync_folder(folder)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -424,7 +457,11 @@ def _try_lock(fd: int, deadline: float) -> bool:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    # We hold the lock, so any temporary file of this vault belongs to a dead writer.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    # We hold the lock, so any temporary file of this vault belongs to a dead writer. The
+    # name is escaped ("s[1].toml"), and the random part has no dot: ".v.toml.x.toml.*.tmp"
+    # is a temporary file of the vault "v.toml.x.toml", which is not ours to remove.
+    prefix = f".{path.name}."
+    for stale in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+        if "." not in stale.name[len(prefix) : -len(".tmp")]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
