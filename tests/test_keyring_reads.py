@@ -11,7 +11,9 @@ counts in the benchmark table.
 from __future__ import annotations
 
 import pytest
+
 from conftest import ThrowawayKeyring
+from pytest_vault.key import VaultKey
 from test_plugin import make_vault, run
 
 TESTS = 12
@@ -56,18 +58,22 @@ def xdist_args(workers: int) -> tuple[str, ...]:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, test_keyring: ThrowawayKeyring) -> pytest.Pytester:
-    """A project whose vault key is saved in the (throw-away) keyring only."""
+def key(pytester: pytest.Pytester, test_keyring: ThrowawayKeyring) -> VaultKey:
+    """A project (the pytester folder) whose vault key is saved in the keyring only."""
     pytester.makeini("[pytest]\n")
     key = make_vault(pytester.path)
     test_keyring.put(key.key_id, key.text())
-    pytester.key = key  # type: ignore[attr-defined]
+    return key
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, key: VaultKey) -> pytest.Pytester:
     return pytester
 
 
 @pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist-4"])
 def test_one_keyring_read_per_session(
-    project: pytest.Pytester, test_keyring: ThrowawayKeyring, workers: int
+    project: pytest.Pytester, key: VaultKey, test_keyring: ThrowawayKeyring, workers: int
 ) -> None:
     project.makepyfile(test_it=USES_VAULT)
     result = run(project, *xdist_args(workers))
@@ -76,17 +82,18 @@ def test_one_keyring_read_per_session(
     assert len(reads) == 1, reads
     _, service, key_id = reads[0].split()
     assert service == "pytest-vault"
-    assert key_id == project.key.key_id  # type: ignore[attr-defined]
+    assert key_id == key.key_id
 
 
 @pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist-4"])
 def test_no_keyring_read_when_the_key_is_in_the_environment(
     project: pytest.Pytester,
+    key: VaultKey,
     test_keyring: ThrowawayKeyring,
     monkeypatch: pytest.MonkeyPatch,
     workers: int,
 ) -> None:
-    monkeypatch.setenv("PYTEST_VAULT_KEY", project.key.text())  # type: ignore[attr-defined]
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
     project.makepyfile(test_it=USES_VAULT)
     result = run(project, *xdist_args(workers))
     result.assert_outcomes(passed=ALL_PASS)

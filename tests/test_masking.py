@@ -629,3 +629,62 @@ def test_one_mebibyte_secret_builds_in_bounded_memory() -> None:
     assert masked == "line <vault:PEM>; repr <vault:PEM>; tail '<vault:PEM>'"
     clean = "E   assert response.status_code == 200\n" * 300
     assert masker.mask(clean) is clean
+
+
+# --- fast paths: short texts and long texts taken a chunk at a time ---------------------------
+
+
+@pytest.mark.parametrize("padding", range(8))
+def test_every_fragment_in_a_short_ascii_text_is_masked(padding: int) -> None:
+    masker = Masker({"API_TOKEN": API_TOKEN, "PIN": "4821", "WORD": "hunter22"})
+    for window in windows(API_TOKEN):
+        text = "x" * padding + window + "y"
+        assert masker.mask(text) == "x" * padding + "<vault:API_TOKEN>y"
+        assert masker.contains_secret(text)
+    for value, name in (("4821", "PIN"), ("hunter22", "WORD")):
+        text = "x" * padding + repr(value)
+        assert masker.mask(text) == "x" * padding + f"'<vault:{name}>'"
+        assert masker.contains_secret(text)
+
+
+@pytest.mark.parametrize("length", [4, 9, 10, 63, 64, 255, 256, 257])
+def test_clean_short_text_is_returned_as_the_same_object(length: int) -> None:
+    masker = Masker({"API_TOKEN": API_TOKEN, "PIN": "4821"})
+    text = ("E   assert x == 42 " * 20)[:length]
+    assert masker.mask(text) is text
+    assert not masker.contains_secret(text)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1024])
+@given(data=st.data(), values=st.lists(brute_force_values, min_size=1, max_size=4))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_masking_in_small_chunks_equals_brute_force(
+    mode: str, chunk: int, data: st.DataObject, values: list[str]
+) -> None:
+    secrets = {f"S{index}": value for index, value in enumerate(values)}
+    with index_mode(mode):
+        masker = Masker(secrets)
+    text = data.draw(texts_with([value for value in values if value]))
+    expected = brute_force_shape(text, secrets, regions=False)
+
+    with mock.patch.object(masking, "_CHUNK_GRAMS", chunk):
+        masked = masker.mask(text)
+
+    assert masked_shape(masked) == expected
+    assert masker.contains_secret(text) is (masked != text)
+
+
+def test_long_text_with_secrets_across_chunks_is_masked() -> None:
+    values = [f"{API_TOKEN}{index:02d}" for index in range(12)]
+    masker = Masker({f"S{index}": value for index, value in enumerate(values)})
+    filler = "E   assert response.status_code == 200\n"
+    pieces = [filler * (index * 37 % 200) + value for index, value in enumerate(values)] * 20
+    text = "".join(pieces) + filler
+
+    masked = masker.mask(text)
+
+    assert masked.count("<vault:") == len(pieces)
+    assert all(leaked_windows(masked, value) == [] for value in values)

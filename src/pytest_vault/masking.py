@@ -90,6 +90,12 @@ _OVERFLOW = -1
 _FEW_GRAMS = 8
 """Up to this many distinct grams per probe list found in a text are located by searching."""
 
+_CHUNK_GRAMS = 1024
+"""Probes taken at once when matching a text (keeps the work per unit constant)."""
+
+_QUICK_LENGTH = 256
+"""Texts shorter than this (and ASCII) are first checked against a set of str grams."""
+
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 _XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
@@ -373,30 +379,37 @@ class _GramIndex:
                     grams[gram] = _OVERFLOW
 
     def _hits(self, text: bytes) -> list[tuple[int, int]]:
-        """(unit position, gram) of each probe of ``text`` that the index holds, in order."""
+        """(unit position, gram) of each probe of ``text`` that the index holds, in order.
+
+        The probes are taken a chunk at a time, so a long text costs no more per unit than
+        a short one: the searching fallback scans only the chunk a common gram was seen in.
+        """
         keys = self._grams.keys()
-        probes = [_grams(text, offset) for offset in (range(_GRAM) if self._sparse else (0,))]
-        common: set[int] = set()
-        for _, view in probes:
-            if not keys.isdisjoint(view):
-                common |= keys & view.tolist()
         hits: list[tuple[int, int]] = []
-        if len(common) <= _FEW_GRAMS * len(probes):
-            stride = 2 if self._sparse else 2 * _DENSE_STRIDE  # in bytes
-            for gram in common:  # bytes.find runs at C speed
-                pattern = gram.to_bytes(8, sys.byteorder)
-                found = text.find(pattern)
-                while found != -1:
-                    if found % stride == 0:
-                        hits.append((found // 2, gram))
-                    found = text.find(pattern, found + 1)
-        else:
-            for positions, view in probes:
-                hits.extend(
-                    (positions[index], gram)
-                    for index, gram in enumerate(view.tolist())
-                    if gram in common
-                )
+        for offset in range(_GRAM) if self._sparse else (0,):
+            positions, view = _grams(text, offset)
+            for chunk in range(0, len(view), _CHUNK_GRAMS):
+                grams = view[chunk : chunk + _CHUNK_GRAMS]
+                if keys.isdisjoint(grams):
+                    continue
+                values: list[int] = grams.tolist()
+                common = keys & values
+                first = positions[chunk]
+                if len(common) <= _FEW_GRAMS:
+                    low, high = 2 * first, 2 * (first + _GRAM * len(values))
+                    for gram in common:  # bytes.find runs at C speed
+                        pattern = gram.to_bytes(8, sys.byteorder)
+                        found = text.find(pattern, low, high)
+                        while found != -1:
+                            if found % 2 == 0 and (found // 2 - first) % _GRAM == 0:
+                                hits.append((found // 2, gram))
+                            found = text.find(pattern, found + 1, high)
+                else:
+                    hits.extend(
+                        (first + _GRAM * index, gram)
+                        for index, gram in enumerate(values)
+                        if gram in common
+                    )
         hits.sort()
         return hits
 
@@ -478,6 +491,7 @@ class Masker:
         "_forms",
         "_names",
         "_owners",
+        "_quick",
         "_short",
         "_short_pattern",
         "_sparse",
@@ -528,6 +542,16 @@ class Masker:
             self._short.setdefault(form, owner)
         self._dense = _GramIndex(dense, sparse=False)
         self._sparse = _GramIndex(sparse, sparse=True)
+        # Fast "no secret here" for short ASCII texts: every 4-character piece of every
+        # densely indexed form (a run of FRAGMENT_LENGTH holds a piece at a multiple of 4).
+        self._quick: frozenset[tuple[str, ...]] | None = None
+        if not self._sparse:
+            self._quick = frozenset(
+                tuple(form[at : at + _GRAM])
+                for form, _ in dense
+                if len(_encode(form)) // 2 >= FRAGMENT_LENGTH
+                for at in range(len(form) - _GRAM + 1)
+            )
         self._short_pattern: re.Pattern[str] | None = None
         if self._short:
             self._short_pattern = re.compile(_trie_pattern(list(self._short)))
@@ -550,8 +574,33 @@ class Masker:
         count = len(self._names)
         return f"Masker({count} secret{'' if count == 1 else 's'})"
 
+    def _surely_clean(self, text: str) -> bool:
+        """Whether a short ASCII ``text`` certainly holds no secret (a cheap check)."""
+        quick = self._quick
+        if quick is None or len(text) >= _QUICK_LENGTH or not text.isascii():
+            return False
+        # zip() of one iterator 4 times yields the 4-character pieces at multiples of 4.
+        chars = iter(text)
+        pieces = zip(chars, chars, chars, chars, strict=False)
+        if len(text) >= FRAGMENT_LENGTH and not quick.isdisjoint(pieces):
+            return False
+        short = self._short_pattern
+        return short is None or short.search(text) is None
+
     def mask(self, text: str) -> str:
         """``text`` with every secret occurrence replaced; ``text`` itself if it holds none."""
+        quick = self._quick
+        if (  # `_surely_clean`, inlined: most texts pytest prints are short and clean
+            quick is not None
+            and len(text) < _QUICK_LENGTH
+            and text.isascii()
+            and (
+                len(text) < FRAGMENT_LENGTH
+                or quick.isdisjoint(zip(chars := iter(text), chars, chars, chars, strict=False))
+            )
+            and (self._short_pattern is None or self._short_pattern.search(text) is None)
+        ):
+            return text
         if self._token is None or len(text) < MIN_MASKED_LENGTH:
             return text
         if "<vault:" not in text:
@@ -575,7 +624,7 @@ class Masker:
 
     def contains_secret(self, text: str) -> bool:
         """Whether `mask` would change ``text``."""
-        if self._token is None or len(text) < MIN_MASKED_LENGTH:
+        if self._token is None or len(text) < MIN_MASKED_LENGTH or self._surely_clean(text):
             return False
         pieces = self._token.split(text) if "<vault:" in text else (text,)
         return any(self._find(piece, first=True) for piece in pieces)

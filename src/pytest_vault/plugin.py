@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -96,10 +97,11 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         state.handed_over = workerinput.get("pytest_vault")
-    if config.pluginmanager.hasplugin("xdist"):
+    config.pluginmanager.register(vault_fixture(state), "vault-fixture")
+    if workerinput is None and _distributing(config):
         from ._xdist import XdistKeyHandover, refuse_socket_gateways
 
-        if workerinput is None and state.exists():
+        if state.exists():
             refuse_socket_gateways(config)
         config.pluginmanager.register(XdistKeyHandover(state), "vault-xdist")
     if state.mask_enabled:
@@ -111,6 +113,15 @@ def pytest_configure(config: pytest.Config) -> None:
         from .interactive import unlock_for_run
 
         unlock_for_run(config, state)
+
+
+def _distributing(config: pytest.Config) -> bool:
+    """Whether pytest-xdist will start workers (``-n``, or ``--dist`` with ``--tx``)."""
+    return (
+        config.pluginmanager.hasplugin("xdist")
+        and config.getoption("dist", "no") != "no"
+        and bool(config.getoption("tx", None))
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -126,24 +137,36 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
-def vault(request: pytest.FixtureRequest) -> Vault:
-    """The opened vault: a read-only mapping of secret name to value.
+def vault_fixture(state: VaultState) -> ModuleType:
+    """A plugin holding the ``vault`` fixture of this run.
 
-    Skipped when no key is found (unless ``vault_missing = fail`` or ``--vault-unlock``);
-    an error when the key found does not open the vault.
+    The fixture is a closure over the run's state, not a function asking for ``request``
+    (pytest would then build a ``request`` fixture for every test that uses the vault: a
+    quarter of what the plugin cost such a test, docs/performance.md), nor a method (pytest
+    9.2 warns about session fixtures defined as instance methods).
     """
-    from .vault import Vault as _Vault
 
-    opened = get_state(request.config).require_vault()
+    def vault() -> Vault:
+        """The opened vault: a read-only mapping of secret name to value.
 
-    class TestVault(_Vault):
-        def __getitem__(self, name: str) -> str:
-            if name not in self:
-                pytest.fail(self.missing_message(name), pytrace=False)
-            return super().__getitem__(name)
+        Skipped when no key is found (unless ``vault_missing = fail`` or ``--vault-unlock``);
+        an error when the key found does not open the vault.
+        """
+        from .vault import Vault as _Vault
 
-    return TestVault(dict(opened.items()), opened.path, opened.source)
+        opened = state.require_vault()
+
+        class TestVault(_Vault):
+            def __getitem__(self, name: str) -> str:
+                if name not in self:
+                    pytest.fail(self.missing_message(name), pytrace=False)
+                return super().__getitem__(name)
+
+        return TestVault(dict(opened.items()), opened.path, opened.source)
+
+    holder = ModuleType(f"{__name__}.fixture")  # a module: pytest binds no instance to it
+    holder.vault = pytest.fixture(scope="session")(vault)  # type: ignore[attr-defined]
+    return holder
 
 
 def _marker_names(item: pytest.Item) -> tuple[list[str], bool]:

@@ -1,0 +1,1053 @@
+"""Issue 4's leak matrix: no secret of an unlocked vault escapes through any output channel.
+
+A project written into a pytester folder puts its vault's secrets into every channel
+pytest has (`CHANNELS`, the inner conftest, `DOCTEST`, ...): assertion diffs (``==``,
+``in``, dicts, lists, truncated long strings, a near miss whose diff shows only the tail,
+a near-miss literal in the source), locals (``-l``), raised messages, chained exceptions,
+notes and exception groups, skip/xfail reasons, ``pytest.fail``, strict and lenient XPASS,
+captured stdout/stderr of passing and failing tests, logging (captured, live, log file),
+warnings (at import and in tests), ``record_property`` / ``record_xml_attribute`` /
+``record_testsuite_property``, generated and explicit parametrize ids, fixture setup and
+teardown errors, a collection error and a module skipped at import, doctests, subtests,
+a line the conftest writes on the terminal, ``pytest.exit`` and an internal error.
+
+`MATRIX` runs it under a pairwise-covering set of the flags that change output. After each
+run, stdout, stderr and *every* file under the folder (JUnit XML, log file,
+``.pytest_cache``, what a stand-in third-party reporter wrote, ...) are searched for each
+secret: the literal value, its escaped forms (``repr``, ``ascii``, test-id escaping, JSON,
+XML, bytes), each line of a multi-line value and every run of ``FRAGMENT_LENGTH``
+consecutive characters of all of those; XML is also searched unescaped. A finding names the
+secret, its form, the channel and the offset, never the value. Each run must also have had
+the expected outcomes and show ``<vault:NAME>`` markers, so that a broken project cannot
+make it pass vacuously.
+
+`test_removing_a_layer_leaks` switches the layers of ``reportmask.py`` off (from the inner
+conftest, through the registered plugins) and checks that the search then finds the leak
+each layer exists to stop; layers that back each other up are switched off in pairs, and
+`test_a_layer_backed_up_by_another_does_not_leak_alone` shows each of the pair works alone.
+
+Every run is a ``runpytest_subprocess`` (``-p no:hypothesispytest`` only saves start-up).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Imported before any pytester snapshot of sys.modules (see test_plugin.py).
+import pytest_vault.vault  # noqa: F401
+from pytest_vault.key import VaultKey
+from pytest_vault.masking import FRAGMENT_LENGTH, MIN_MASKED_LENGTH, github_add_mask_lines
+from pytest_vault.vault import create_vault, set_secrets
+
+VaultKey.generate().cipher_for("v_" + "0" * 32)  # loads every cryptography module used
+
+
+def _big_secret() -> str:
+    """A 6,000-character PEM-like value: beyond the engine's full-forms limit (sparse index)."""
+    rng = random.Random(20261126)
+    alphabet = string.ascii_letters + string.digits + "+/"
+    body = "".join(rng.choice(alphabet) for _ in range(6000))
+    lines = [body[at : at + 64] for at in range(0, len(body), 64)]
+    return "-----BEGIN BIG TEST CERT-----\n" + "\n".join(lines) + "\n-----END BIG TEST CERT-----"
+
+
+SECRETS: dict[str, str] = {
+    # A plain token, long enough that pytest truncates its repr in diffs and locals.
+    "TOKEN": "tok_Vq3Lx8Rm2Zp7Wk4Nj9Hb6Ct1Fy5Gd0Se3Ua8Io2Pl7Kx4Mz9Qw6Er1T",
+    "PEM": (
+        "-----BEGIN TEST KEY-----\n"
+        "MIIBOgIBAAJBAKj34GkxFhD90vcNq8Zr5Tw2\n"
+        "Lx7Pn3Vb6Hd1Ks9Gm4JcYt8Ru0Ea3Wo5\n"
+        "-----END TEST KEY-----"
+    ),
+    # Both quote kinds, backslashes, a newline, non-ASCII and an astral character: repr(),
+    # ascii(), JSON and test-id escaping all write it differently.
+    "WEIRD": "wQ\"rd's\\C:\\p@th\n2nd-Zeile-\u00fc\u20ac\u03a9-\U0001f511-ende",
+    # Overlapping: the longer one must win, or "-tail" is left behind.
+    "OVERLAP_SHORT": "ovl_Hq2Wm9Xk4Rz7Jd",
+    "OVERLAP_LONG": "ovl_Hq2Wm9Xk4Rz7Jd-tail",
+    "SIX": "Zq9#Wx",  # shorter than FRAGMENT_LENGTH: masked whole only
+    "TWO": "Q7",  # shorter than MIN_MASKED_LENGTH: not masked (the contract)
+    "EMPTY": "",  # must not corrupt the output
+    "BIG": _big_secret(),
+}
+#: Secrets that must never appear (in any form).
+MASKED = {name: value for name, value in SECRETS.items() if len(value) >= MIN_MASKED_LENGTH}
+#: What the longer of two overlapping secrets adds: never left behind on its own.
+TAIL = "-tail"
+FAST = ("-p", "no:hypothesispytest")
+KEEP_GOING = ("--continue-on-collection-errors",)
+
+
+# -- the project under test --------------------------------------------------------------------
+
+VALUES_MODULE = '''
+"""The vault's values, filled in by conftest.py once the vault is open (for import-time use)."""
+VALUES = {}
+'''
+
+CONFTEST = '''
+import json
+import logging
+import os
+
+import pytest
+
+import _vaultvalues
+from pytest_vault.state import get_state
+
+
+def _open(config):
+    vault = get_state(config).vault()
+    _vaultvalues.VALUES.update(vault.items())
+    return _vaultvalues.VALUES
+
+
+def pytest_collectstart(collector):
+    # Opened before the test modules are imported: the collection error and the
+    # import-time warning below need the values.
+    if isinstance(collector, pytest.Session):
+        _open(collector.config)
+
+
+def pytest_generate_tests(metafunc):
+    values = get_state(metafunc.config).vault()
+    if "generated" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "generated",
+            [values[name] for name in ("TOKEN", "PEM", "WEIRD", "SIX", "OVERLAP_LONG")],
+        )
+    if "explicit" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "explicit", [1, 2, 3], ids=[values["TOKEN"], values["WEIRD"], values["SIX"]]
+        )
+
+
+@pytest.fixture
+def broken_setup(vault):
+    raise RuntimeError("setup failed with " + vault["TOKEN"])
+
+
+@pytest.fixture
+def broken_teardown(vault):
+    yield vault
+    raise RuntimeError("teardown failed with " + vault["PEM"])
+
+
+def pytest_runtest_setup(item):
+    if os.environ.get("LEAKS_TRIGGER") == "exit" and item.name == "test_eq_near_miss":
+        pytest.exit("stopped by the plugin: " + _vaultvalues.VALUES["TOKEN"])
+
+
+def pytest_runtest_logfinish(nodeid):
+    if os.environ.get("LEAKS_TRIGGER") == "internal-error" and nodeid.endswith("::test_contract"):
+        raise RuntimeError("the plugin crashed on " + _vaultvalues.VALUES["PEM"])
+
+
+def pytest_terminal_summary(terminalreporter):
+    # Printed straight to the terminal: only the terminal net masks this.
+    values = _open(terminalreporter.config)
+    terminalreporter.write_line("summary: " + values["OVERLAP_LONG"] + " and " + values["SIX"])
+
+
+class Observer:
+    """Stands in for a third-party reporter (HTML, report-log, a dashboard): writes down
+    every report, warning and test location that pytest hands to plugins."""
+
+    def __init__(self, config):
+        self.config = config
+        name = getattr(config, "workerinput", {}).get("workerid", "main")
+        self.path = os.path.join(str(config.rootpath), "observed", name + ".jsonl")
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+
+    def _write(self, kind, data):
+        with open(self.path, "a", encoding="utf-8") as file:
+            data = {"kind": kind, "data": data}
+            file.write(json.dumps(data, ensure_ascii=False, default=repr) + "\\n")
+
+    def _report(self, kind, report):
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        self._write(kind, data)
+
+    def pytest_runtest_logreport(self, report):
+        self._report("test", report)
+
+    def pytest_collectreport(self, report):
+        self._report("collect", report)
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self._write("logstart", [nodeid, list(location)])
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        self._write("warning", [str(warning_message.message), when, nodeid])
+
+    def pytest_collection_finish(self, session):
+        self._write("items", [[item.nodeid, list(item.location)] for item in session.items])
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(Observer(config), "leak-observer")
+
+
+# -- switching one masking layer off (test_removing_a_layer_leaks) -----------------------
+
+LAYER_HOOKS = {  # layer -> (plugin name, its hooks)
+    "test-reports": ("vault-masking", ["pytest_runtest_makereport"]),
+    "logged-reports": ("vault-masking", ["pytest_runtest_logreport"]),
+    "collect-reports": ("vault-masking-collect", ["pytest_make_collect_report"]),
+    "controller-reports": ("vault-masking", ["pytest_report_from_serializable"]),
+    "open-flag": ("vault-masking", ["pytest_report_to_serializable"]),
+    "warnings": ("vault-masking", ["pytest_warning_recorded"]),
+    "generated-ids": ("vault-masking", ["pytest_make_parametrize_id"]),
+    "node-ids": ("vault-masking", ["pytest_make_collect_report"]),
+    "internal-errors": ("vault-masking", ["pytest_internalerror"]),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Switch off the layers named in LEAKS_DISABLE_LAYER (comma-separated; a "worker-"
+    prefix: on xdist workers only)."""
+    config = session.config
+    for layer in filter(None, os.environ.get("LEAKS_DISABLE_LAYER", "").split(",")):
+        if layer.startswith("worker-"):
+            if not hasattr(config, "workerinput"):
+                continue
+            layer = layer[len("worker-"):]
+        disable(config, layer)
+
+
+def disable(config, layer):
+    layers = config.pluginmanager.get_plugin("vault-masking")
+    assert layers is not None, "the masking plugin is not registered"
+    if layer in LAYER_HOOKS:
+        name, hooks = LAYER_HOOKS[layer]
+        plugin = config.pluginmanager.get_plugin(name)
+        config.pluginmanager.unregister(plugin)
+        for hook in hooks:
+            assert callable(getattr(plugin, hook)), hook
+            setattr(plugin, hook, None)  # pluggy registers routines only
+        config.pluginmanager.register(plugin, name)
+    elif layer.startswith("log-"):
+        handler = layer[len("log-"):].replace("-", "_") + "_handler"
+        assert handler in layers.log_handlers, handler
+        layers.log_handlers = tuple(name for name in layers.log_handlers if name != handler)
+    elif layer == "terminal":
+        writer = config.pluginmanager.get_plugin("terminalreporter")._tw
+        writer._file = writer._file._stream
+    elif layer == "junit-fixtures":
+        junit = config.pluginmanager.get_plugin("vault-masking-junit")
+        type(junit).masked = staticmethod(lambda config, record: record)
+    elif layer == "github":
+        layers.emit_github_masks = lambda: None
+    else:
+        raise AssertionError("unknown layer " + layer)
+'''
+
+CHANNELS = """
+import logging
+import sys
+import warnings
+
+import pytest
+
+from _vaultvalues import VALUES
+
+log = logging.getLogger("app.client.detail")  # a child logger: not the root
+
+warnings.warn("at import: " + VALUES["TOKEN"])  # a collection-time warning
+
+
+def test_eq(vault):
+    assert vault["TOKEN"] == "not-the-token"
+
+
+def test_eq_near_miss(vault):
+    token = vault["TOKEN"]
+    assert token == token[:-1] + "#"  # only the differing tail of the diff is shown
+
+
+def test_in(vault):
+    assert vault["WEIRD"] in "a haystack without it"
+
+
+def test_dict(vault):
+    assert {"token": vault["TOKEN"], "pem": vault["PEM"], "n": 1} == {"token": "x", "n": 2}
+
+
+def test_list(vault):
+    assert [vault["OVERLAP_LONG"], vault["WEIRD"], vault["SIX"]] == [
+        vault["OVERLAP_SHORT"], "other", "x"
+    ]
+
+
+def test_long(vault):
+    assert "x" * 300 + vault["BIG"] + "y" * 300 == "x" * 300 + "z" * 60 + "y" * 300
+
+
+def test_locals(vault):
+    token = vault["TOKEN"]
+    pem = vault["PEM"]
+    weird = vault["WEIRD"]
+    nested = {"values": [token, weird], "six": vault["SIX"]}
+    padded = "p" * 250 + vault["OVERLAP_LONG"]  # saferepr truncates it
+    assert not (token and pem and nested and padded)
+
+
+def test_raise(vault):
+    raise RuntimeError(f"the service said {vault['WEIRD']}")
+
+
+def test_chained(vault):
+    try:
+        raise KeyError(vault["PEM"])
+    except KeyError as exc:
+        error = ValueError(f"wrapped {vault['TOKEN']}")
+        error.add_note(f"note {vault['OVERLAP_LONG']}")
+        raise error from exc
+
+
+def test_implicit_chain(vault):
+    try:
+        {}[vault["SIX"]]
+    except KeyError:
+        raise RuntimeError(vault["OVERLAP_SHORT"])
+
+
+def test_exception_group(vault):
+    raise ExceptionGroup(
+        "group " + vault["SIX"], [ValueError(vault["TOKEN"]), TypeError(vault["WEIRD"])]
+    )
+
+
+def test_skip(vault):
+    pytest.skip(f"skipped for {vault['TOKEN']}")
+
+
+def test_xfail_call(vault):
+    pytest.xfail(f"xfailed for {vault['PEM']}")
+
+
+@pytest.mark.xfail(reason="expected", raises=RuntimeError)
+def test_xfail_raises(vault):
+    raise RuntimeError(vault["WEIRD"])
+
+
+@pytest.mark.xfail(strict=True, reason="strict")
+def test_xpass_strict(vault):
+    print("xpass strict", vault["TOKEN"])
+
+
+@pytest.mark.xfail(reason="lenient")
+def test_xpass(vault):
+    print("xpass", vault["OVERLAP_LONG"])
+
+
+def test_fail(vault):
+    pytest.fail(vault["OVERLAP_LONG"])
+
+
+def test_fail_no_trace(vault):
+    pytest.fail("no trace: " + vault["PEM"], pytrace=False)
+
+
+def test_output_passes(vault):
+    print("stdout", vault["TOKEN"], vault["PEM"], vault["WEIRD"], vault["SIX"], vault["BIG"])
+    print("repr", repr(vault["WEIRD"]), ascii(vault["WEIRD"]), vault["WEIRD"].encode())
+    sys.stderr.write("stderr " + vault["OVERLAP_LONG"] + "\\n")
+    print(f"TWO=[{vault['TWO']}] EMPTY=[{vault['EMPTY']}]")
+
+
+def test_output_fails(vault):
+    print("stdout", vault["PEM"], vault["BIG"])
+    sys.stderr.write("stderr " + vault["WEIRD"] + "\\n")
+    assert False
+
+
+def test_log_passes(vault, caplog):
+    log.warning("token %s", vault["TOKEN"])
+    log.error("pem %s", vault["PEM"])
+    logging.getLogger().warning("root %r", vault["WEIRD"])
+    log.info("debugging %s", vault["BIG"])
+    assert vault["TOKEN"] in caplog.text  # caplog keeps the real records
+
+
+def test_log_fails(vault):
+    log.warning("weird %s / %r", vault["WEIRD"], vault["OVERLAP_LONG"])
+    assert False
+
+
+def test_warnings(vault):
+    warnings.warn(f"deprecated {vault['TOKEN']}", DeprecationWarning)
+    warnings.warn(UserWarning(vault["PEM"]))
+    warnings.warn(f"weird {vault['WEIRD']!r}")
+
+
+def test_record_property(vault, record_property):
+    record_property("token", vault["TOKEN"])
+    record_property("name " + vault["SIX"], vault["WEIRD"])
+
+
+def test_record_xml(vault, record_xml_attribute, record_testsuite_property):
+    record_xml_attribute("token", vault["TOKEN"])
+    record_testsuite_property("pem", vault["PEM"])
+
+
+def test_generated_ids(generated):
+    assert not generated
+
+
+def test_explicit_ids(explicit):
+    assert explicit < 0
+
+
+def test_setup_error(broken_setup):
+    pass
+
+
+def test_teardown_error(broken_teardown):
+    pass
+
+
+def test_fails_and_teardown_error(broken_teardown):
+    assert broken_teardown["WEIRD"] == "else"
+
+
+def test_subtests(vault, subtests):
+    with subtests.test(msg="sub " + vault["TOKEN"], value=vault["WEIRD"]):
+        assert False
+    with subtests.test(msg="passes " + vault["PEM"], six=vault["SIX"]):
+        print("in a subtest", vault["OVERLAP_LONG"])
+
+
+def test_contract(vault):
+    assert (vault["TWO"], vault["EMPTY"]) == ("Q7", "")
+"""
+
+#: Source with a near-miss literal of TOKEN (it differs in the last character): the
+#: traceback shows the source line. This file and its bytecode hold the literal by design
+#: and are not searched.
+LITERAL = """
+def test_literal(vault):
+    assert vault["TOKEN"] == {near!r}
+"""
+
+COLLECT_ERROR = """
+from _vaultvalues import VALUES
+
+raise RuntimeError("cannot import: " + VALUES["WEIRD"])
+"""
+
+COLLECT_SKIP = """
+import pytest
+
+from _vaultvalues import VALUES
+
+pytest.skip("module skipped: " + VALUES["TOKEN"], allow_module_level=True)
+"""
+
+DOCTEST = '''
+"""A doctest that prints a secret (run with --doctest-modules).
+
+>>> from _vaultvalues import VALUES
+>>> print(VALUES["TOKEN"])
+nothing
+"""
+
+
+def raises():
+    """
+    >>> from _vaultvalues import VALUES
+    >>> raise ValueError(VALUES["PEM"])
+    """
+'''
+
+#: Files written by the test (inputs, not output): not searched.
+INPUTS = {"test_literal.py"}
+
+#: Outcomes of a run without --doctest-modules or xdist. Under xdist each of the two
+#: workers reports the collection error; --doctest-modules adds two failing doctests and
+#: imports the erroring module once more.
+OUTCOMES = {
+    "failed": 28,
+    "passed": 7,
+    "skipped": 2,
+    "xfailed": 2,
+    "xpassed": 1,
+    "errors": 4,
+    "subtests": 1,  # passed
+}
+
+
+def write_project(pytester: pytest.Pytester, ini: str = "") -> str:
+    """Write the project and its vault; return the vault's key."""
+    pytester.makeini("[pytest]\n" + ini)
+    pytester.makepyfile(
+        _vaultvalues=VALUES_MODULE,
+        conftest=CONFTEST,
+        test_channels=CHANNELS,
+        test_literal=LITERAL.format(near=SECRETS["TOKEN"][:-1] + "#"),
+        test_collect_error=COLLECT_ERROR,
+        test_collect_skip=COLLECT_SKIP,
+        docmod=DOCTEST,
+    )
+    key = VaultKey.generate()
+    path = pytester.path / "secrets.vault.toml"
+    create_vault(path, key)
+    set_secrets(path, key, SECRETS)
+    return key.text()
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTHONIOENCODING", "utf-8")
+    monkeypatch.delenv("LEAKS_DISABLE_LAYER", raising=False)
+    monkeypatch.delenv("LEAKS_TRIGGER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", write_project(pytester))
+    return pytester
+
+
+# -- searching the output ----------------------------------------------------------------------
+
+
+def _charwise(value: str, escape: str) -> str:
+    """``value`` escaped character by character, the way ``repr``/``ascii`` escape inside
+    quotes, with neither quote character escaped."""
+    if escape == "repr":
+        return "".join(repr(char)[1:-1] for char in value)
+    return "".join(ascii(char)[1:-1] for char in value)
+
+
+def secret_forms(value: str) -> dict[str, str]:
+    """Every way pytest, a reporter or a test may write ``value``: kind -> text."""
+    forms: dict[str, str] = {"literal": value}
+    for escape in ("repr", "ascii"):
+        plain = _charwise(value, escape)
+        forms[escape] = plain
+        forms[escape + "-single"] = plain.replace("'", "\\'")
+        forms[escape + "-double"] = plain.replace('"', '\\"')
+    forms["unicode-escape"] = value.encode("unicode_escape").decode("ascii")
+    forms["bytes"] = repr(value.encode("utf-8"))[2:-1]
+    forms["json"] = json.dumps(value)[1:-1]
+    forms["json-unicode"] = json.dumps(value, ensure_ascii=False)[1:-1]
+    forms["xml"] = html.escape(value)
+    lines = value.splitlines()
+    if len(lines) > 1:
+        for number, line in enumerate(lines, 1):
+            for kind, form in secret_forms(line).items():
+                forms[f"line {number} {kind}"] = form
+            forms[f"line {number} stripped"] = line.strip()
+    return forms
+
+
+@dataclass(frozen=True)
+class Leak:
+    secret: str
+    form: str
+    channel: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.secret} ({self.form}) in {self.channel} at offset {self.offset}"
+
+
+class SecretSearch:
+    """Finds any form of any masked secret, or a FRAGMENT_LENGTH-long run of one, in a text."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        #: Every FRAGMENT_LENGTH-long run of every form -> "NAME (form)" of its owners.
+        self.windows: dict[str, list[tuple[str, str]]] = {}
+        #: Forms shorter than that, matched whole.
+        self.whole: dict[str, list[tuple[str, str]]] = {}
+        for name, value in secrets.items():
+            for kind, form in secret_forms(value).items():
+                if len(form) < MIN_MASKED_LENGTH:
+                    continue
+                if len(form) < FRAGMENT_LENGTH:
+                    self._add(self.whole, form, name, kind)
+                for at in range(len(form) - FRAGMENT_LENGTH + 1):
+                    self._add(self.windows, form[at : at + FRAGMENT_LENGTH], name, kind)
+
+    @staticmethod
+    def _add(index: dict[str, list[tuple[str, str]]], text: str, name: str, kind: str) -> None:
+        owners = index.setdefault(text, [])
+        if all(owner != name for owner, _ in owners):
+            owners.append((name, kind))
+
+    def find(self, text: str, channel: str) -> list[Leak]:
+        """The first leak of each secret in ``text`` (a shared run names every owner)."""
+        leaks: list[Leak] = []
+        seen: set[str] = set()
+
+        def found(owners: list[tuple[str, str]], at: int) -> None:
+            names = "|".join(name for name, _ in owners)
+            if names not in seen:
+                seen.add(names)
+                leaks.append(Leak(names, "|".join(kind for _, kind in owners), channel, at))
+
+        windows = self.windows
+        for at in range(len(text) - FRAGMENT_LENGTH + 1):
+            owners = windows.get(text[at : at + FRAGMENT_LENGTH])
+            if owners is not None:
+                found(owners, at)
+        for form, owners in self.whole.items():
+            at = text.find(form)
+            if at >= 0:
+                found(owners, at)
+        at = text.find(TAIL)
+        if at >= 0:
+            leaks.append(Leak("OVERLAP_LONG", "the tail beyond OVERLAP_SHORT", channel, at))
+        return leaks
+
+
+SEARCH = SecretSearch(MASKED)
+
+
+def views(text: str) -> Iterator[tuple[str, str]]:
+    """The text as written, and decoded the ways a reader would decode it."""
+    yield "", text
+    unescaped = html.unescape(text)  # XML attributes and text
+    if unescaped != text:
+        yield " (XML-unescaped)", unescaped
+
+
+def output_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(root)
+        if relative.parts in (("stdout",), ("stderr",)):
+            continue  # pytester's copy of the run's output, searched as such
+        if relative.name in INPUTS or (
+            relative.parent.name == "__pycache__" and relative.name.startswith("test_literal.")
+        ):
+            continue
+        yield path
+
+
+def find_leaks(pytester: pytest.Pytester, result: pytest.RunResult) -> list[Leak]:
+    texts = [("stdout", str(result.stdout)), ("stderr", str(result.stderr))]
+    for path in output_files(pytester.path):
+        data = path.read_bytes()
+        texts.append((str(path.relative_to(pytester.path)), data.decode("utf-8", "replace")))
+    leaks: list[Leak] = []
+    for channel, text in texts:
+        for suffix, view in views(text):
+            found = SEARCH.find(view, channel + suffix)
+            leaks.extend(found)
+            if found:
+                break
+    return leaks
+
+
+def assert_no_leaks(pytester: pytest.Pytester, result: pytest.RunResult) -> None:
+    leaks = find_leaks(pytester, result)
+    if leaks:
+        # pytrace=False: no traceback, so no local variable holding a secret is shown.
+        pytest.fail(
+            f"{len(leaks)} leak(s):\n" + "\n".join(f"  {leak}" for leak in leaks), pytrace=False
+        )
+
+
+# -- the matrix --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flags:
+    tb: str
+    verbosity: str
+    showlocals: bool
+    report_all: bool
+    log_cli: bool
+    log_file: bool
+    junit: str  # "" (none), xunit1, xunit2, legacy
+    cache: bool
+    xdist: bool
+    color: bool
+    doctest: bool
+    setup_show: bool
+
+    def args(self) -> list[str]:
+        args = [f"--tb={self.tb}", self.verbosity, "--continue-on-collection-errors"]
+        args.append("-rA" if self.report_all else "-rfE")
+        args.append("--color=yes" if self.color else "--color=no")
+        if self.showlocals:
+            args.append("-l")
+        if self.log_cli:
+            args += ["-o", "log_cli=true", "-o", "log_cli_level=INFO"]
+        if self.log_file:
+            args += ["-o", "log_file=logs/run.log", "-o", "log_file_level=DEBUG"]
+        if self.junit:
+            args += ["--junitxml=reports/junit.xml", "-o", f"junit_family={self.junit}"]
+            args += ["-o", "junit_logging=all"]
+        if not self.cache:
+            args += ["-p", "no:cacheprovider"]
+        args += ["-n", "2"] if self.xdist else ["-p", "no:xdist"]
+        if self.doctest:
+            args.append("--doctest-modules")
+        if self.setup_show:
+            args.append("--setup-show")
+        return args
+
+    def __str__(self) -> str:
+        parts = [f"tb={self.tb}", self.verbosity]
+        for name, value in vars(self).items():
+            if name not in ("tb", "verbosity", "junit") and value:
+                parts.append(name.replace("_", "-"))
+        parts += [f"junit={self.junit}"] if self.junit else []
+        return ",".join(parts)
+
+
+# fmt: off
+def _row(  # noqa: PLR0917
+    tb: str, verbosity: str, showlocals: int, report_all: int, log_cli: int, log_file: int,
+    junit: str, cache: int, xdist: int, color: int, doctest: int, setup_show: int,
+) -> Flags:
+    return Flags(
+        tb, verbosity, bool(showlocals), bool(report_all), bool(log_cli), bool(log_file),
+        junit, bool(cache), bool(xdist), bool(color), bool(doctest), bool(setup_show),
+    )
+
+
+#: Every --tb style with every verbosity, and every pair of values of any two other flags
+#: (checked by `test_the_matrix_covers_every_pair`). Found once by a greedy search.
+MATRIX = [
+    #    tb        verb.  -l -rA cli file junit   cache -n2 color doctest setup-show
+    _row("auto",   "-q",  0, 0, 1, 1, "",       1, 1, 1, 0, 0),
+    _row("auto",   "-v",  0, 1, 0, 0, "xunit2", 1, 0, 0, 1, 1),
+    _row("auto",   "-vv", 1, 1, 1, 0, "legacy", 0, 1, 0, 1, 0),
+    _row("long",   "-q",  1, 0, 0, 1, "xunit2", 0, 0, 1, 0, 0),
+    _row("long",   "-v",  0, 1, 1, 1, "xunit1", 0, 1, 0, 0, 1),
+    _row("long",   "-vv", 0, 0, 0, 0, "legacy", 1, 1, 1, 1, 1),
+    _row("short",  "-q",  1, 1, 0, 0, "xunit1", 1, 1, 0, 1, 1),
+    _row("short",  "-v",  0, 0, 0, 1, "",       0, 1, 0, 1, 1),
+    _row("short",  "-vv", 1, 1, 0, 0, "",       1, 0, 1, 0, 0),
+    _row("line",   "-q",  0, 0, 0, 0, "xunit1", 0, 0, 1, 0, 0),
+    _row("line",   "-v",  1, 0, 1, 1, "legacy", 0, 1, 0, 0, 0),
+    _row("line",   "-vv", 1, 1, 1, 1, "xunit2", 0, 0, 1, 1, 1),
+    _row("native", "-q",  1, 1, 0, 1, "legacy", 0, 0, 0, 0, 0),
+    _row("native", "-v",  0, 0, 0, 0, "xunit2", 1, 0, 1, 1, 1),
+    _row("native", "-vv", 1, 1, 1, 1, "xunit1", 0, 1, 1, 1, 1),
+    _row("no",     "-q",  1, 0, 0, 1, "xunit2", 0, 1, 1, 0, 0),
+    _row("no",     "-v",  0, 1, 1, 0, "xunit1", 1, 1, 0, 1, 1),
+    _row("no",     "-vv", 1, 1, 1, 1, "legacy", 0, 0, 1, 1, 0),
+]
+
+#: The layer-removal runs: every channel at once (xdist separately).
+ALL_CHANNELS = _row("long", "-vv", 1, 1, 1, 1, "xunit1", 1, 0, 1, 1, 1)
+ALL_CHANNELS_XDIST = _row("long", "-vv", 1, 1, 1, 1, "xunit1", 1, 1, 1, 0, 0)
+# fmt: on
+
+
+def run(pytester: pytest.Pytester, flags: Flags, *extra: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*FAST, *flags.args(), *extra, timeout=180)
+
+
+def expected_outcomes(flags: Flags) -> dict[str, int]:
+    outcomes = dict(OUTCOMES)
+    collection_errors = 1
+    if flags.doctest:
+        outcomes["failed"] += 2
+        collection_errors += 1
+        # The module skipped at import is skipped again (once per node id under xdist).
+        outcomes["skipped"] += 0 if flags.xdist else 1
+    if flags.xdist:
+        collection_errors *= 2
+    outcomes["errors"] += collection_errors - 1
+    return outcomes
+
+
+def assert_ran_as_expected(result: pytest.RunResult, flags: Flags) -> None:
+    """The run was not vacuous: every test had its outcome, and masking did happen."""
+    text = str(result.stdout)
+    assert "INTERNALERROR" not in text + str(result.stderr)
+    outcomes = result.parseoutcomes()
+    outcomes.pop("warnings", None)
+    outcomes.setdefault("errors", outcomes.pop("error", 0))
+    assert outcomes == expected_outcomes(flags)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # Masked values read <vault:NAME>; the conftest's summary line is always printed.
+    assert "summary: <vault:OVERLAP_LONG> and <vault:SIX>" in text
+    assert "<vault:TWO>" not in text
+    assert "<vault:EMPTY>" not in text
+    if flags.report_all and flags.tb != "no":  # --tb=no leaves the PASSES section out
+        assert "TWO=[Q7] EMPTY=[]" in text  # too short to mask; empty does not corrupt
+        assert "<vault:TOKEN> <vault:PEM> <vault:WEIRD> <vault:SIX> <vault:BIG>" in text
+    if flags.tb not in ("no", "line"):
+        assert "AssertionError: assert '<vault:TOKEN>" in text
+        assert "RuntimeError: the service said <vault:WEIRD>" in text
+    if flags.verbosity != "-q":
+        assert "test_explicit_ids[<vault:WEIRD>]" in text
+        assert "test_generated_ids[<vault:TOKEN>]" in text
+
+
+@pytest.mark.parametrize("flags", MATRIX, ids=str)
+def test_no_secret_escapes(project: pytest.Pytester, flags: Flags) -> None:
+    result = run(project, flags)
+    assert_ran_as_expected(result, flags)
+    assert_no_leaks(project, result)
+    # Under xdist the log file is the controller's, record_xml_attribute does nothing, and
+    # the controller collects nothing: its cache holds no node ids.
+    if flags.log_file and not flags.xdist:
+        log = (project.path / "logs" / "run.log").read_text("utf-8")
+        assert "token <vault:TOKEN>" in log
+        assert "debugging <vault:BIG>" in log
+    if flags.junit:
+        junit = (project.path / "reports" / "junit.xml").read_text("utf-8")
+        assert "&lt;vault:PEM&gt;" in junit
+        if flags.junit != "xunit2" and not flags.xdist:  # xunit2 drops custom attributes
+            assert 'token="&lt;vault:TOKEN&gt;"' in junit
+    if flags.cache and not flags.xdist:
+        nodeids = (project.path / ".pytest_cache" / "v" / "cache" / "nodeids").read_text()
+        assert "test_explicit_ids[<vault:TOKEN>]" in nodeids
+
+
+def test_the_matrix_covers_every_pair() -> None:
+    """Each --tb style with each verbosity; any two values of any two other flags."""
+    fields = list(Flags.__dataclass_fields__)
+    values = {name: {getattr(flags, name) for flags in MATRIX} for name in fields}
+    assert values["tb"] == {"auto", "long", "short", "line", "native", "no"}
+    assert values["verbosity"] == {"-q", "-v", "-vv"}
+    assert values["junit"] == {"", "xunit1", "xunit2", "legacy"}
+    assert all(values[name] == {False, True} for name in fields[2:] if name != "junit")
+    assert {(flags.tb, flags.verbosity) for flags in MATRIX} == {
+        (tb, verbosity) for tb in values["tb"] for verbosity in values["verbosity"]
+    }
+    others = fields[1:]
+    for first, a in enumerate(others):
+        for b in others[first + 1 :]:
+            seen = {(getattr(flags, a), getattr(flags, b)) for flags in MATRIX}
+            assert len(seen) == len(values[a]) * len(values[b]), (a, b)
+
+
+# -- other modes: collection only, stepwise, last failed, an exit, an internal error -----------
+
+MODES = {
+    "collect-only": ["--co"],
+    "collect-only-quiet": ["--co", "-q", "--doctest-modules"],
+    "setup-plan": ["--setup-plan", "-v"],
+    "stepwise": ["--sw", "-rA", "--junitxml=reports/junit.xml"],
+    "exit": ["--fulltrace", "-rA", "--junitxml=reports/junit.xml"],
+    "internal-error": ["--junitxml=reports/junit.xml", "-o", "log_file=logs/run.log"],
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_other_modes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    args = MODES[mode]
+    if mode in ("exit", "internal-error"):
+        monkeypatch.setenv("LEAKS_TRIGGER", mode)
+    if "-n" not in args:
+        args = [*args, "-p", "no:xdist"]
+    result = project.runpytest_subprocess(*FAST, "--continue-on-collection-errors", *args)
+    text = str(result.stdout) + str(result.stderr)
+    assert_no_leaks(project, result)
+    if mode.startswith("collect-only"):
+        assert "test_explicit_ids[<vault:WEIRD>]" in text
+        assert "test_generated_ids[<vault:TOKEN>]" in text
+    elif mode == "setup-plan":
+        assert "test_generated_ids[<vault:TOKEN>]" in text
+    elif mode == "stepwise":
+        stepwise = (project.path / ".pytest_cache" / "v" / "cache" / "stepwise").read_text()
+        assert "test_eq" in stepwise
+        assert "AssertionError: assert '<vault:TOKEN>" in text
+    elif mode == "exit":
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        assert "stopped by the plugin: <vault:TOKEN>" in text
+    else:
+        assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+        assert "INTERNALERROR> RuntimeError: the plugin crashed on <vault:PEM>" in text
+        assert "the plugin crashed on &lt;vault:PEM&gt;" in (
+            project.path / "reports" / "junit.xml"
+        ).read_text("utf-8")
+
+
+def test_last_failed_rerun(project: pytest.Pytester) -> None:
+    """The cache written by a run with masked node ids drives --lf (and leaks nothing)."""
+    first = project.runpytest_subprocess(*FAST, *KEEP_GOING, "-p", "no:xdist", "-q")
+    assert_no_leaks(project, first)
+    result = project.runpytest_subprocess(*FAST, *KEEP_GOING, "-p", "no:xdist", "--lf", "-v")
+    assert_no_leaks(project, result)
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == OUTCOMES["failed"]
+    assert "test_explicit_ids[<vault:TOKEN>] FAILED" in str(result.stdout)
+
+
+# -- removing one layer must leak ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Layers switched off (by the inner conftest; "worker-": on xdist workers only), the
+    run's flags, and the channels (output name prefixes) where a leak must then show."""
+
+    layers: str
+    flags: Flags
+    channels: tuple[str, ...]
+    trigger: str = ""
+
+    def __str__(self) -> str:
+        return self.layers
+
+
+REMOVALS = [
+    # Test reports: masked as made, and (backed up) when logged; with both off, everything
+    # the reports carry leaks into the JUnit XML and to any reporter.
+    Removal("test-reports,logged-reports", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
+    # Logged: a subtest's report is a copy made after makereport, with its own output.
+    Removal("logged-reports", ALL_CHANNELS, ("observed/main",)),
+    Removal("collect-reports", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
+    # Warnings: the terminal net covers the summary; reporters get them raw.
+    Removal("warnings", ALL_CHANNELS, ("observed/main",)),
+    # Node ids: explicit parametrize ids reach the cache and every reporter.
+    Removal("node-ids", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids", "observed/main")),
+    # Generated ids: the node-id layer masks them too; with both off they leak.
+    Removal("node-ids,generated-ids", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids",)),
+    Removal("log-log-file", ALL_CHANNELS, ("logs/run.log",)),
+    # Live logging: the terminal net covers it too; with both off it leaks.
+    Removal("terminal,log-log-cli", ALL_CHANNELS, ("stdout",)),
+    Removal("terminal", ALL_CHANNELS, ("stdout",)),
+    Removal("junit-fixtures", ALL_CHANNELS, ("reports/junit.xml",)),
+    Removal(
+        "internal-errors",
+        _row("long", "-q", 0, 0, 0, 0, "xunit1", 1, 0, 0, 0, 0),
+        ("reports/junit.xml",),
+        trigger="internal-error",
+    ),
+    # xdist: workers mask before sending, the controller again; with both off it leaks.
+    Removal(
+        "worker-test-reports,worker-logged-reports,worker-collect-reports,controller-reports",
+        ALL_CHANNELS_XDIST,
+        ("stdout", "reports/junit.xml", "observed/main"),
+    ),
+    # ... and so it does when the workers do not tell the controller their vault is open.
+    Removal(
+        "worker-test-reports,worker-logged-reports,worker-collect-reports,worker-open-flag",
+        ALL_CHANNELS_XDIST,
+        ("stdout", "reports/junit.xml", "observed/main"),
+    ),
+]
+
+#: Layers that another one backs up: switched off alone, the run stays clean.
+BACKED_UP = {
+    "test-reports": ALL_CHANNELS,  # by the logged-report check
+    "generated-ids": ALL_CHANNELS,  # by the node-id layer
+    "log-log-cli": ALL_CHANNELS,  # by the terminal net
+    # by the controller:
+    "worker-test-reports,worker-logged-reports,worker-collect-reports": ALL_CHANNELS_XDIST,
+    "controller-reports": ALL_CHANNELS_XDIST,  # by the workers
+}
+
+
+@pytest.mark.parametrize("removal", REMOVALS, ids=str)
+def test_removing_a_layer_leaks(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, removal: Removal
+) -> None:
+    monkeypatch.setenv("LEAKS_DISABLE_LAYER", removal.layers)
+    if removal.trigger:
+        monkeypatch.setenv("LEAKS_TRIGGER", removal.trigger)
+    result = run(project, removal.flags)
+    if not removal.trigger:
+        assert_ran_as_expected_loosely(result)
+    leaks = find_leaks(project, result)
+    for channel in removal.channels:
+        assert any(leak.channel.startswith(channel) for leak in leaks), (channel, leaks)
+    if removal.layers == "node-ids":  # generated ids are still masked, by their own layer
+        nodeids = (project.path / ".pytest_cache" / "v" / "cache" / "nodeids").read_text()
+        assert "test_generated_ids[<vault:TOKEN>]" in nodeids
+    if removal.layers == "terminal,log-log-cli":  # not only the conftest's summary line
+        assert {leak.secret for leak in leaks if leak.channel == "stdout"} & {"TOKEN", "PEM"}
+
+
+@pytest.mark.parametrize("layers", BACKED_UP)
+def test_a_layer_backed_up_by_another_does_not_leak_alone(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, layers: str
+) -> None:
+    flags = BACKED_UP[layers]
+    monkeypatch.setenv("LEAKS_DISABLE_LAYER", layers)
+    result = run(project, flags)
+    assert_ran_as_expected(result, flags)
+    leaks = find_leaks(project, result)
+    if layers.startswith("worker-"):  # what the workers' own reporters saw: raw
+        assert any(leak.channel.startswith("observed/gw") for leak in leaks)
+        leaks = [leak for leak in leaks if not leak.channel.startswith("observed/gw")]
+    assert not leaks, [str(leak) for leak in leaks]
+
+
+def assert_ran_as_expected_loosely(result: pytest.RunResult) -> None:
+    """A run with a layer off still ran every test (no crash of the switch itself)."""
+    assert "INTERNALERROR" not in str(result.stdout) + str(result.stderr)
+    assert result.parseoutcomes()["failed"] >= OUTCOMES["failed"]
+
+
+# -- switched off; GitHub Actions --------------------------------------------------------------
+
+
+def test_vault_mask_false_shows_the_values(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess(
+        *FAST,
+        *KEEP_GOING,
+        "-p",
+        "no:xdist",
+        "-o",
+        "vault_mask=false",
+        "-rA",
+        "-o",
+        "log_file=logs/run.log",
+    )
+    text = str(result.stdout)
+    assert "<vault:" not in text
+    assert SECRETS["TOKEN"] in text
+    assert SECRETS["PEM"] in text
+    assert f"summary: {SECRETS['OVERLAP_LONG']} and {SECRETS['SIX']}" in text
+    assert SECRETS["TOKEN"] in (project.path / "logs" / "run.log").read_text("utf-8")
+    # The search finds every secret when nothing masks them (it is not blind).
+    found = {name for leak in find_leaks(project, result) for name in leak.secret.split("|")}
+    assert found >= set(MASKED)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["single", "xdist"])
+def test_github_actions_add_mask_once_per_run(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    args = ["-n", str(workers)] if workers else ["-p", "no:xdist"]
+    # --setup-show leaves a line open when the first report is logged.
+    result = project.runpytest_subprocess(*FAST, *KEEP_GOING, "--setup-show", *args)
+    lines = [line for line in result.stdout.lines if line.startswith("::add-mask::")]
+    # Each workflow command starts a line (the runner reads them nowhere else).
+    assert str(result.stdout).count("::add-mask::") == len(lines)
+    expected = github_add_mask_lines(SECRETS)
+    # Every secret of 4 characters or more, and each line of a multi-line one, once.
+    assert sorted(lines) == sorted(expected)
+    assert len(expected) == len(set(expected))
+    pem_lines = SECRETS["PEM"].splitlines()
+    assert all(f"::add-mask::{line}" in expected for line in pem_lines)
+    assert not any(line.endswith(("::add-mask::Q7", "::add-mask::")) for line in lines)
+    # Nothing else of the run leaks; the workflow commands are the one exception.
+    leaks = [
+        leak
+        for leak in find_leaks(project, result)
+        if leak.channel not in ("stdout", "stdout (XML-unescaped)")
+    ]
+    assert not leaks, [str(leak) for leak in leaks]
+    rest = "\n".join(line for line in result.stdout.lines if not line.startswith("::add-mask::"))
+    assert not SEARCH.find(rest, "stdout without the workflow commands")
+
+
+def test_github_layer_removed_emits_nothing(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("LEAKS_DISABLE_LAYER", "github")
+    result = project.runpytest_subprocess(*FAST, "-q", "-p", "no:xdist")
+    assert not [line for line in result.stdout.lines if line.startswith("::add-mask::")]
