@@ -188,8 +188,15 @@ def _translations(value: str, count: int) -> list[dict[int, str]]:
     return tables
 
 
+# Characters that no escaping here changes (repr, ascii, bytes, JSON, URL, XML): a value
+# made only of them (most API tokens) is its only form, and needs no translation tables.
+_UNESCAPED = re.compile(r"[A-Za-z0-9_.~-]*\Z")
+
+
 def _whole_forms(value: str) -> list[str]:
     """The value and each distinct escaped form of it, the value first."""
+    if _UNESCAPED.match(value):
+        return [value]
     forms = [value]
     for table in _translations(value, len(_ALL_ESCAPES)):
         form = value.translate(table)
