@@ -964,3 +964,29 @@ def test_the_environment_beats_the_hook_which_is_not_called(
     result.assert_outcomes(passed=2)
     assert calls(log) == 0
     result.stdout.fnmatch_lines(["vault: * unlocked by PYTEST_VAULT_KEY"])
+
+
+MARKER_HOOKS_PROBE = """
+def pytest_unconfigure(config):
+    registered = config.pluginmanager.has_plugin("vault-marker")
+    (config.rootpath / "marker-hooks.txt").write_text(str(registered))
+"""
+
+
+@pytest.mark.parametrize(
+    ("tests", "expected"),
+    [
+        ("def test_plain():\n    pass\n", "False"),
+        (
+            "import pytest\n\n@pytest.mark.vault('API_TOKEN')\ndef test_marked():\n    pass\n",
+            "True",
+        ),
+    ],
+)
+def test_the_marker_hooks_are_registered_only_when_a_test_is_marked(
+    vault_dir: pytest.Pytester, tests: str, expected: str
+) -> None:
+    vault_dir.makeconftest(MARKER_HOOKS_PROBE)
+    vault_dir.makepyfile(test_it=tests)
+    inline(vault_dir)
+    assert (vault_dir.path / "marker-hooks.txt").read_text() == expected

@@ -178,19 +178,41 @@ def _marker_names(item: pytest.Item) -> tuple[list[str], bool]:
     return names, env
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("vault") is None:
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The marker's per-test hooks are registered only when a collected test is marked:
+    # suites that never use the marker pay nothing per test.
+    if config.pluginmanager.has_plugin("vault-marker"):
         return
-    names, env = _marker_names(item)
-    state = get_state(item.config)
-    _require_names(state, names)
-    opened = state.require_vault()
-    if env:
-        saved = {name: os.environ.get(name) for name in names}
-        item.stash[_saved_environment] = saved
-        for name in names:
-            os.environ[name] = opened[name]
+    if any(item.get_closest_marker("vault") is not None for item in items):
+        config.pluginmanager.register(MarkerHooks(), "vault-marker")
+
+
+class MarkerHooks:
+    """``@pytest.mark.vault``: check the names, open the vault, set and restore the env."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("vault") is None:
+            return
+        names, env = _marker_names(item)
+        state = get_state(item.config)
+        _require_names(state, names)
+        opened = state.require_vault()
+        if env:
+            saved = {name: os.environ.get(name) for name in names}
+            item.stash[_saved_environment] = saved
+            for name in names:
+                os.environ[name] = opened[name]
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            saved = item.stash.get(_saved_environment, None)
+            if saved is not None:
+                _restore(saved)
 
 
 def _require_names(state: VaultState, names: list[str]) -> None:
@@ -215,16 +237,6 @@ def _require_names(state: VaultState, names: list[str]) -> None:
             f"the vault {state.path.name} lacks {', '.join(missing)} "
             f"(add it with `pytest-vault set {missing[0]}`)"
         )
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
-    try:
-        return (yield)
-    finally:
-        saved = item.stash.get(_saved_environment, None)
-        if saved is not None:
-            _restore(saved)
 
 
 def _restore(saved: dict[str, str | None]) -> None:
