@@ -332,6 +332,10 @@ class MaskingLayers:
         if not self._github_pending:
             return
         self._github_pending = False
+        # Once per run, from the controller only, whichever object or path gets here first.
+        if self.is_worker or self.state.github_masks_sent:
+            return
+        self.state.github_masks_sent = True
         from .masking import github_add_mask_lines
 
         vault = self.state.vault()

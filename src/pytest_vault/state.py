@@ -48,6 +48,8 @@ class VaultState:
         self.on_open: list[Callable[[Vault], None]] = []
         #: The header said "key looked up when a test needs it": the summary names it.
         self.source_pending = False
+        #: Whether the ``::add-mask::`` lines of this run were written (once per run).
+        self.github_masks_sent = False
         #: A worker's key result, handed over by the xdist controller.
         self.handed_over: dict[str, str] | None = None
 
