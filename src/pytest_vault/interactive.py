@@ -57,15 +57,19 @@ def _create(state: VaultState) -> None:
     state.set_key(FoundKey(key, "the new key"))
 
 
-def _keep_new_key(lookup: KeyLookup, key: VaultKey) -> None:
+def _save_new_key(lookup: KeyLookup, key: VaultKey) -> str:
+    """Save a new key in the keyring when the settings allow; a sentence saying what happened."""
     from .keychain import keyring_name, save_in_keyring
 
     writable, why = lookup.keyring_writable()
-    if writable:
-        problem = save_in_keyring(key)
-        saved = sentence(problem or f"saved it in the system keyring ({keyring_name()})")
-    else:
-        saved = sentence(why)
+    if not writable:
+        return sentence(why)
+    problem = save_in_keyring(key)
+    return sentence(problem or f"saved it in the system keyring ({keyring_name()})")
+
+
+def _keep_new_key(lookup: KeyLookup, key: VaultKey) -> None:
+    saved = _save_new_key(lookup, key)
     terminal.tell(f"\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}\n")
 
 
@@ -137,14 +141,7 @@ def reset_vault(config: pytest.Config) -> int:
 
 
 def _show_reset_key(lookup: KeyLookup, key: VaultKey) -> None:
-    from .keychain import keyring_name, save_in_keyring
-
-    writable, why = lookup.keyring_writable()
-    if writable:
-        problem = save_in_keyring(key)
-        saved = sentence(problem or f"saved it in the system keyring ({keyring_name()})")
-    else:
-        saved = sentence(why)
+    saved = _save_new_key(lookup, key)
     print(f"New vault key:\n\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}", flush=True)
 
 
