@@ -212,11 +212,17 @@ LAYER_HOOKS = {  # layer -> (plugin name, its hooks)
 }
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session):
+_switched = []
+
+
+def pytest_plugin_registered(plugin, plugin_name, manager):
     """Switch off the layers named in LEAKS_DISABLE_LAYER (comma-separated; a "worker-"
-    prefix: on xdist workers only)."""
-    config = session.config
+    prefix: on xdist workers only) as soon as pytest-vault registers them: at start-up
+    under xdist, else when the vault opens. The collection layer comes last."""
+    if plugin_name != "vault-masking-collect" or _switched:
+        return
+    _switched.append(plugin)
+    config = plugin.layers.config
     for layer in filter(None, os.environ.get("LEAKS_DISABLE_LAYER", "").split(",")):
         if layer.startswith("worker-"):
             if not hasattr(config, "workerinput"):

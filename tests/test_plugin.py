@@ -990,3 +990,52 @@ def test_the_marker_hooks_are_registered_only_when_a_test_is_marked(
     vault_dir.makepyfile(test_it=tests)
     inline(vault_dir)
     assert (vault_dir.path / "marker-hooks.txt").read_text() == expected
+
+
+MASKING_PROBE = """
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        registered = session.config.pluginmanager.has_plugin("vault-masking")
+        (session.config.rootpath / "masking.txt").write_text(f"start={registered}")
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        registered = config.pluginmanager.has_plugin("vault-masking")
+        with (config.rootpath / "masking.txt").open("a") as stream:
+            stream.write(f" end={registered}")
+"""
+
+FAILS_WITH_SECRET = """
+def test_shows_it(vault):
+    assert vault["API_TOKEN"] == "something else"
+"""
+
+
+@pytest.mark.parametrize(
+    ("tests", "args", "expected"),
+    [
+        ("def test_plain():\n    pass\n", (), "start=False end=False"),
+        (FAILS_WITH_SECRET, (), "start=False end=True"),
+        ("def test_plain():\n    pass\n", ("-n", "2"), "start=True end=True"),
+    ],
+    ids=["dormant", "opened", "xdist-controller"],
+)
+def test_the_masking_layers_are_registered_when_the_vault_opens(
+    vault_dir: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tests: str,
+    args: tuple[str, ...],
+    expected: str,
+) -> None:
+    # Before the vault opens there is nothing to mask: per-test hooks would only cost time.
+    # An xdist controller masks its workers' reports before its own vault opens.
+    key = make_vault(vault_dir.path)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    vault_dir.makeconftest(MASKING_PROBE)
+    vault_dir.makepyfile(test_it=tests)
+    result = run(vault_dir, "-rA", *args)
+    assert (vault_dir.path / "masking.txt").read_text() == expected
+    assert_clean(result, SECRETS["API_TOKEN"])
+    if "vault" in tests:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*<vault:API_TOKEN>*"])

@@ -98,7 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         state.handed_over = workerinput.get("pytest_vault")
     config.pluginmanager.register(vault_fixture(state), "vault-fixture")
-    if workerinput is None and _distributing(config):
+    distributing = workerinput is None and _distributing(config)
+    if distributing:
         from ._xdist import XdistKeyHandover, refuse_socket_gateways
 
         if state.exists():
@@ -107,7 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.mask_enabled:
         from .reportmask import register_masking
 
-        register_masking(config, state)
+        register_masking(config, state, at_once=distributing)
     # Unlock before any test runs and before xdist starts its workers (in sessionstart).
     if config.option.vault_unlock and workerinput is None:
         from .interactive import unlock_for_run
