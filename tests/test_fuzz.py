@@ -3,8 +3,10 @@
 Property tests (hypothesis) feed arbitrary and mutated input to every parser of untrusted
 text: `VaultFile.parse`, `VaultKey.parse`, `check_name` and `parse_dotenv`. Only
 `VaultError` subclasses may escape, each with a non-empty message holding no key and no
-secret. The default budget suits CI (300 examples per property); ``pytest -m slow`` runs
-5,000.
+secret. `VaultFile.parse` reads any edited file exactly as its tomllib path does: the fast
+path, for the layout `render` writes, never accepts or reads differently what tomllib
+would not. The default budget suits CI (300 examples per property); ``pytest -m slow``
+runs 5,000.
 
 An exhaustive, deterministic loop then changes every character of a sample vault file
 (and of its key) to each of a few replacements, and deletes each: every case is either
@@ -20,11 +22,12 @@ import hashlib
 import random
 import string
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pytest_vault.dotenv import DotenvError, parse_dotenv
@@ -38,7 +41,15 @@ from pytest_vault.errors import (
 )
 from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.keychain import check_key
-from pytest_vault.vaultfile import MAX_NAME_LENGTH, VaultFile, VaultHeader, check_name
+from pytest_vault.vaultfile import (
+    _COMMENT,
+    MAX_NAME_LENGTH,
+    VaultFile,
+    VaultHeader,
+    _canonical_document,
+    _parse_with_tomllib,
+    check_name,
+)
 
 PATH = Path("fuzz") / "secrets.vault.toml"
 # Fixed keys, vault id and nonces, so that the counts printed below are the same each run.
@@ -227,6 +238,64 @@ def test_structured_mutations_of_a_valid_file_never_change_a_value(budget: int) 
         for change in changes:
             lines = apply(lines, change)
         assert_never_a_different_value("".join(lines).encode("utf-8"))
+
+    check()
+
+
+EMPTY_SAMPLE = VaultFile(PATH, VaultHeader(VAULT_ID, KEY.key_id)).render()
+SAMPLE_TEXTS = [SAMPLE.decode("utf-8"), OTHER_SAMPLE.decode("utf-8"), EMPTY_SAMPLE]
+# Characters that keep a file in the fast path's layout, and ones that take it out (or
+# that tomllib reads in a way of its own: escapes, CR, DEL, line separators, digits).
+EDIT_ALPHABET = TOML_ALPHABET + "ABCxyz0189+/=_\r\x7f\x85\u2028\ufeff<>:"
+
+
+@st.composite
+def text_edits(draw: st.DrawFn) -> str:
+    """A rendered vault file with a few character and line edits."""
+    text = draw(st.sampled_from(SAMPLE_TEXTS))
+    # Half the files get only edits that mostly keep the layout, so the fast path is taken.
+    gentle = draw(st.booleans())
+    for _ in range(draw(st.integers(min_value=1, max_value=2 if gentle else 4))):
+        at = draw(st.sampled_from(range(len(_COMMENT) if gentle else 0, len(text) + 1)))
+        chars = draw(st.text(alphabet=EDIT_ALPHABET, min_size=1, max_size=3))
+        kinds = ["insert", "delete", "replace", "lines", "crlf", "within"]
+        kind = "within" if gentle else draw(st.sampled_from(kinds))
+        if kind == "within":  # one character of a name, id or token becomes another
+            chars = draw(st.sampled_from("AZaz09+/=_"))
+            text = text[:at] + chars + text[at + 1 :]
+        elif kind == "insert":
+            text = text[:at] + chars + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + len(chars) :]
+        elif kind == "replace":
+            text = text[:at] + chars + text[at + len(chars) :]
+        elif kind == "lines":  # delete, duplicate, swap, foreign line, ...
+            lines = apply(text.splitlines(keepends=True), draw(mutations())[0])
+            text = "".join(lines)
+        else:
+            text = text.replace("\n", "\r\n")
+    return text
+
+
+def parse_outcome(parse: Callable[[Path, bytes], VaultFile], data: bytes) -> object:
+    """The file and its names in file order, or the `VaultFileError` message."""
+    try:
+        vault_file = parse(PATH, data)
+    except VaultFileError as error:
+        return assert_clean_error(error)
+    return vault_file, list(vault_file.tokens)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_fast_path_and_tomllib_read_every_edited_file_alike(budget: int) -> None:
+    @fuzz_settings(budget)
+    @given(text_edits())
+    def check(text: str) -> None:
+        fast = _canonical_document(text) is not None
+        event("fast path" if fast else "tomllib")
+        data = text.encode("utf-8")
+        # Both raise VaultFileError with the same message, or both give the same file.
+        assert parse_outcome(VaultFile.parse, data) == parse_outcome(_parse_with_tomllib, data)
 
     check()
 
@@ -430,6 +499,19 @@ def test_every_single_character_change_of_a_vault_file_is_harmless_or_detected()
     assert outcomes["detected: tampered"]
     assert outcomes["detected: wrong key"]
     assert outcomes["harmless"]
+
+
+def test_fast_path_and_tomllib_read_every_single_character_change_alike() -> None:
+    # Deterministic companion of the property above, over a whole (small) vault file.
+    text = OTHER_SAMPLE.decode("utf-8")
+    paths: Counter[str] = Counter()
+    for description, changed in single_character_changes(text):
+        paths["fast" if _canonical_document(changed) is not None else "tomllib"] += 1
+        data = changed.encode("utf-8")
+        outcome = parse_outcome(VaultFile.parse, data)
+        assert outcome == parse_outcome(_parse_with_tomllib, data), description
+    assert paths["fast"] > len(text)  # most changes inside a token keep the layout
+    assert paths["tomllib"] > len(text)
 
 
 def test_every_single_character_change_of_the_key_is_detected_or_the_same_key() -> None:

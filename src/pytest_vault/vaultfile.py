@@ -16,6 +16,10 @@ Layout (format 1)::
 Reading the header and the names needs no key. Each value is sealed separately, with the
 vault id and its name as associated data, so a value moved to another name or vault fails
 to open, and changing one secret changes one line.
+
+`VaultFile.parse` reads a file in the exact layout `VaultFile.render` writes with regular
+expressions, and imports ``tomllib`` (pure Python, slow, and read at every pytest start-up
+by the report header) only for anything else: hand edits, merge conflicts, damage.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import secrets
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +71,24 @@ _COMMENT: Final = (
     "# pytest-vault secrets: names are readable, values are encrypted (AES-256-GCM).\n"
     "# Change it with the `pytest-vault` command; see `pytest-vault --help`.\n"
 )
+# The layout `render` writes (tomli_w's output). The text of a basic string with no
+# backslash and no control character is what it holds, so these captures are what tomllib
+# would return. Anything else tomllib reads (other spacing, comments, CRLF, quoted keys,
+# escapes, 1_000, leading zeros) does not match and goes to tomllib.
+_PLAIN = r'[^"\\\x00-\x1f\x7f]*'
+_CANONICAL = re.compile(
+    rf"(?:{re.escape(_COMMENT)})?"
+    r"\[vault\]\n"
+    r"format = (0|[1-9][0-9]{0,17})\n"  # short: int() refuses over 4,300 digits
+    rf'id = "({_PLAIN})"\n'
+    rf'key_id = "({_PLAIN})"\n'
+    rf'cipher = "({_PLAIN})"\n'
+    rf'retired_key_ids = \[(?:\]|\n((?:    "{_PLAIN}",\n)+)\])\n'
+    r"\n\[secrets\]\n"
+    r"(.*)",  # the secrets, one _CANONICAL_SECRET a line: checked by counting lines
+    re.DOTALL,
+)
+_CANONICAL_SECRET = re.compile(rf'^([A-Za-z_][A-Za-z0-9_]*) = "({_PLAIN})"\n', re.MULTILINE)
 
 
 def check_name(name: str) -> str:
@@ -199,31 +220,10 @@ class VaultFile:
     @classmethod
     def parse(cls, path: Path, data: bytes) -> VaultFile:
         """Validate the bytes of a vault file; every problem is a `VaultFileError`."""
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise VaultFileError(
-                f"{path} is not a vault file: it is not text (binary or damaged)."
-            ) from None
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            if "\n<<<<<<< " in "\n" + text or "\n>>>>>>> " in text:
-                raise VaultFileError(
-                    f"{path} holds unresolved merge conflict markers: resolve the conflict "
-                    "(keep one line per secret), then run `pytest-vault check`."
-                ) from None
-            line = getattr(exc, "lineno", None)  # Python 3.14+
-            where = f" (line {line})" if line else ""
-            raise VaultFileError(
-                f"{path} is not a valid vault file: it is not TOML{where}. "
-                "It was damaged or edited by hand; restore it from version control."
-            ) from None
-        except RecursionError:  # tomllib recurses once per nested array or inline table
-            raise VaultFileError(
-                f"{path} is not a valid vault file: it nests arrays or tables too deeply. "
-                "It was damaged or edited by hand; restore it from version control."
-            ) from None
+        text = _decode(path, data)
+        document = _canonical_document(text)
+        if document is None:
+            document = _toml_document(path, text)
         return cls(path, *_validate(path, document))
 
     @property
@@ -259,6 +259,69 @@ class VaultFile:
     def save(self, *, create: bool = False) -> None:
         """Write the file atomically. With ``create``, refuse to replace an existing file."""
         write_atomic(self.path, self.render().encode("utf-8"), create=create)
+
+
+def _parse_with_tomllib(path: Path, data: bytes) -> VaultFile:
+    """`VaultFile.parse` without its fast path (the tests compare the two)."""
+    return VaultFile(path, *_validate(path, _toml_document(path, _decode(path, data))))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VaultFileError(
+            f"{path} is not a vault file: it is not text (binary or damaged)."
+        ) from None
+
+
+def _canonical_document(text: str) -> dict[str, Any] | None:
+    """What tomllib reads from ``text`` if `render` wrote it, else None (ask tomllib)."""
+    match = _CANONICAL.fullmatch(text)
+    if match is None:
+        return None
+    version, vault_id, key_id, cipher, retired, table = match.groups()
+    pairs = _CANONICAL_SECRET.findall(table)
+    # Each match is one whole line (it starts a line, and its only newline ends it), so
+    # one match per newline, and a newline at the end, means every line is a secret.
+    # Cheaper than matching the repeated line in _CANONICAL, then finding it again.
+    if len(pairs) != table.count("\n") or (table and table[-1] != "\n"):
+        return None
+    secrets_table = dict(pairs)
+    if len(secrets_table) != len(pairs):
+        return None  # a name twice: tomllib refuses the file, with its own message
+    vault = {
+        "format": int(version),
+        "id": vault_id,
+        "key_id": key_id,
+        "cipher": cipher,
+        "retired_key_ids": [line[5:-2] for line in retired.split("\n")[:-1]] if retired else [],
+    }
+    return {"vault": vault, "secrets": secrets_table}
+
+
+def _toml_document(path: Path, text: str) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long for int()
+        if "\n<<<<<<< " in "\n" + text or "\n>>>>>>> " in text:
+            raise VaultFileError(
+                f"{path} holds unresolved merge conflict markers: resolve the conflict "
+                "(keep one line per secret), then run `pytest-vault check`."
+            ) from None
+        line = getattr(exc, "lineno", None)  # Python 3.14+
+        where = f" (line {line})" if line else ""
+        raise VaultFileError(
+            f"{path} is not a valid vault file: it is not TOML{where}. "
+            "It was damaged or edited by hand; restore it from version control."
+        ) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise VaultFileError(
+            f"{path} is not a valid vault file: it nests arrays or tables too deeply. "
+            "It was damaged or edited by hand; restore it from version control."
+        ) from None
 
 
 def _validate(path: Path, document: dict[str, Any]) -> tuple[VaultHeader, dict[str, str]]:
