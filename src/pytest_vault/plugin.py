@@ -19,6 +19,8 @@ from . import terminal  # noqa: F401  (remembers whether stdin was a terminal, a
 from .state import VaultState, get_state, skip_test, state_key
 
 if TYPE_CHECKING:
+    from _pytest.nodes import Node
+
     from .vault import Vault
 
 MARKER_HELP = (
@@ -185,8 +187,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # suites that never use the marker pay nothing per test.
     if config.pluginmanager.has_plugin("vault-marker"):
         return
-    if any(item.get_closest_marker("vault") is not None for item in items):
+    if _any_marked(items):
         config.pluginmanager.register(MarkerHooks(), "vault-marker")
+
+
+def _any_marked(items: list[pytest.Item]) -> bool:
+    """Whether a test, or a class or module holding one, has ``@pytest.mark.vault``.
+
+    Looks at each node once (a module's tests share it), not up the chain per test as
+    ``get_closest_marker`` would: this runs in every run, vault or not.
+    """
+    looked_at: set[int] = set()
+    for item in items:
+        node: Node | None = item
+        while node is not None and id(node) not in looked_at:
+            looked_at.add(id(node))
+            if any(marker.name == "vault" for marker in node.own_markers):
+                return True
+            node = node.parent
+    return False
 
 
 class MarkerHooks:

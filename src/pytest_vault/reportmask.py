@@ -190,6 +190,9 @@ class TextMemo:
         #: xdist workers). The terminal reporter keeps the reports, and so these texts.
         self.remember_clean = False
         self._clean: set[str] = set()
+        #: The small texts of the last report found clean: a test's three reports share
+        #: them, so only its first is looked at.
+        self.clean_small_texts = ""
 
     def mask(self, text: str, masker: Masker) -> str:
         if len(text) < BIG_TEXT:
@@ -257,8 +260,13 @@ def mask_report(
                 strings_in(value, small)
             else:
                 small.append(str(value))
-    if masker.contains_secret("\n".join(small)):
+    joined = "\n".join(small)
+    if memo is not None and joined == memo.clean_small_texts:
+        pass  # the same node id, location and keywords as the test's previous report
+    elif masker.contains_secret(joined):
         _mask_small_texts(report, masker, extra)
+    elif memo is not None:
+        memo.clean_small_texts = joined
     setattr(report, _MASKED_AS, id(report))
 
 

@@ -9,7 +9,6 @@ and secrets are not echoed.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import sys
 from typing import TextIO
@@ -41,6 +40,8 @@ def terminal_available() -> bool:
 
 def ask_hidden(prompt: str) -> str:
     """Read a line from the terminal without echo (raises EOFError on end of input)."""
+    import getpass  # not at import: the plugin imports this module in every pytest run
+
     return getpass.getpass(prompt)
 
 
