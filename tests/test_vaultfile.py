@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -670,7 +669,8 @@ def parse_outcome(parse: object, path: Path, data: bytes) -> tuple[VaultFile, li
 
 def rendered(path: Path, key: VaultKey, count: int, retired: int) -> str:
     retired_ids = tuple(VaultKey.generate().key_id for _ in range(retired))
-    vault_file = VaultFile(path, replace(VaultHeader.new(key.key_id), retired_key_ids=retired_ids))
+    new = VaultHeader.new(key.key_id)
+    vault_file = VaultFile(path, VaultHeader(new.vault_id, new.key_id, retired_ids))
     cipher = vault_file.cipher(key)
     names = [f"S_{i:04d}" for i in range(count)]
     vault_file.tokens = {name: cipher.seal(name, f"value {name}") for name in names}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
@@ -30,27 +29,53 @@ KEYRING_POLICIES: Final = ("auto", "always", "never")
 HookLookup = Callable[[str, str], "str | None"]
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: the report header imports this module in every run
+# with a vault, and defining a dataclass costs about a millisecond (docs/performance.md).
+
+
 class FoundKey:
     """A key that opens the vault, and a description of where it came from."""
 
-    key: VaultKey
-    source: str
+    __slots__ = ("key", "source")
+
+    def __init__(self, key: VaultKey, source: str) -> None:
+        self.key = key
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FoundKey) and self.key == other.key and self.source == other.source
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.source))
+
+    def __repr__(self) -> str:
+        return f"FoundKey(key={self.key!r}, source={self.source!r})"
 
 
-@dataclass
 class KeyLookup:
     """How to look for a key: the settings of one run or command."""
 
-    path: Path
-    key_file: Path | None = None
-    key_env: str = DEFAULT_KEY_ENV
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    keyring: KeyringPolicy = "auto"
-    no_keyring: bool = False
-    #: How the front end spells "do not use the keyring", for messages.
-    no_keyring_option: str = "--no-keyring"
-    hook: HookLookup | None = None
+    def __init__(
+        self,
+        path: Path,
+        *,
+        key_file: Path | None = None,
+        key_env: str = DEFAULT_KEY_ENV,
+        environ: Mapping[str, str] | None = None,
+        keyring: KeyringPolicy = "auto",
+        no_keyring: bool = False,
+        no_keyring_option: str = "--no-keyring",
+        hook: HookLookup | None = None,
+    ) -> None:
+        self.path = path
+        self.key_file = key_file
+        self.key_env = key_env
+        self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
+        self.keyring = keyring
+        self.no_keyring = no_keyring
+        #: How the front end spells "do not use the keyring", for messages.
+        self.no_keyring_option = no_keyring_option
+        self.hook = hook
 
     def keyring_readable(self) -> tuple[bool, str]:
         """Whether the keyring may be read, and if not, why not."""

@@ -108,14 +108,33 @@ def pytest_configure(config: pytest.Config) -> None:
             refuse_socket_gateways(config)
         config.pluginmanager.register(XdistKeyHandover(state), "vault-xdist")
     if state.mask_enabled:
-        from .reportmask import register_masking
-
-        register_masking(config, state, at_once=distributing)
+        _register_masking(config, state, at_once=distributing)
     # Unlock before any test runs and before xdist starts its workers (in sessionstart).
     if config.option.vault_unlock and workerinput is None:
         from .interactive import unlock_for_run
 
         unlock_for_run(config, state)
+
+
+def _register_masking(config: pytest.Config, state: VaultState, *, at_once: bool) -> None:
+    """Register the masking layers now, or import and register them when the vault opens.
+
+    Now on an xdist controller (it masks its workers' reports before its own vault opens)
+    and with ``--junitxml`` (pytest resolves the JUnit fixtures they override when it
+    collects); otherwise a run that never opens the vault never imports `reportmask`.
+    """
+    if at_once or getattr(config.option, "xmlpath", None):
+        from .reportmask import register_masking
+
+        register_masking(config, state, at_once=at_once)
+        return
+
+    def opened(vault: Vault) -> None:
+        from .reportmask import register_masking
+
+        register_masking(config, state, at_once=True)
+
+    state.on_open.append(opened)
 
 
 def _distributing(config: pytest.Config) -> bool:

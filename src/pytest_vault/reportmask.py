@@ -61,7 +61,8 @@ def register_masking(config: pytest.Config, state: VaultState, *, at_once: bool)
     their `pytest_configure` (a historic hook: pluggy replays it), so the terminal net is
     installed then. An xdist controller registers at once: it masks the reports of
     workers whose vault is open before its own is. The JUnit fixtures are registered now
-    in any case: pytest resolves fixture names when it collects the tests.
+    in any case: pytest resolves fixture names when it collects the tests (`plugin.py`
+    imports this module at start-up when there is a JUnit XML file to write).
     """
     config.pluginmanager.register(JunitRecordMasks(), "vault-masking-junit")
     if at_once or state.is_open:

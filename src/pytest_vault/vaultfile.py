@@ -30,12 +30,10 @@ import contextlib
 import glob
 import os
 import re
-import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -138,18 +136,49 @@ def check_value(name: str, value: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: the report header imports this module in every run
+# with a vault, and defining a dataclass costs about a millisecond (docs/performance.md).
+
+
 class VaultHeader:
     """The readable part of a vault file: enough to know which key opens it."""
 
-    vault_id: str
-    key_id: str
-    retired_key_ids: tuple[str, ...] = ()
-    format: int = FORMAT_VERSION
-    cipher: str = CIPHER
+    __slots__ = ("cipher", "format", "key_id", "retired_key_ids", "vault_id")
+
+    def __init__(
+        self,
+        vault_id: str,
+        key_id: str,
+        retired_key_ids: tuple[str, ...] = (),
+        format: int = FORMAT_VERSION,  # the file's name for it
+        cipher: str = CIPHER,
+    ) -> None:
+        self.vault_id = vault_id
+        self.key_id = key_id
+        self.retired_key_ids = retired_key_ids
+        self.format = format
+        self.cipher = cipher
+
+    def _fields(self) -> tuple[str, str, tuple[str, ...], int, str]:
+        return (self.vault_id, self.key_id, self.retired_key_ids, self.format, self.cipher)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VaultHeader) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"VaultHeader(vault_id={self.vault_id!r}, key_id={self.key_id!r}, "
+            f"retired_key_ids={self.retired_key_ids!r}, format={self.format!r}, "
+            f"cipher={self.cipher!r})"
+        )
 
     @classmethod
     def new(cls, key_id: str) -> VaultHeader:
+        import secrets
+
         return cls(vault_id="v_" + secrets.token_hex(16), key_id=key_id)
 
     def rekeyed(self, key_id: str) -> VaultHeader:
@@ -157,7 +186,7 @@ class VaultHeader:
         retired = tuple(k for k in self.retired_key_ids if k != key_id)
         if self.key_id != key_id and self.key_id not in retired:
             retired += (self.key_id,)
-        return replace(self, key_id=key_id, retired_key_ids=retired)
+        return VaultHeader(self.vault_id, key_id, retired, self.format, self.cipher)
 
 
 class ValueCipher:
@@ -194,13 +223,25 @@ class ValueCipher:
             ) from None
 
 
-@dataclass
 class VaultFile:
     """A vault file in memory: its header and the sealed value of each secret."""
 
-    path: Path
-    header: VaultHeader
-    tokens: dict[str, str] = field(default_factory=dict)
+    def __init__(self, path: Path, header: VaultHeader, tokens: dict[str, str] | None = None):
+        self.path = path
+        self.header = header
+        self.tokens: dict[str, str] = {} if tokens is None else tokens
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VaultFile) and (self.path, self.header, self.tokens) == (
+            other.path,
+            other.header,
+            other.tokens,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:  # names only: the tokens are ciphertext, but long
+        return f"VaultFile(path={self.path!r}, header={self.header!r}, names={self.names!r})"
 
     # -- reading -------------------------------------------------------------------------
 
