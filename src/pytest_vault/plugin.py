@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import terminal  # noqa: F401  (remembers whether stdin was a terminal, at import)
 from .state import VaultState, get_state, skip_test, state_key
 
 if TYPE_CHECKING:
@@ -221,8 +220,9 @@ def _any_marked(items: list[pytest.Item]) -> bool:
         node: Node | None = item
         while node is not None and id(node) not in looked_at:
             looked_at.add(id(node))
-            if any(marker.name == "vault" for marker in node.own_markers):
-                return True
+            for marker in node.own_markers:
+                if marker.name == "vault":
+                    return True
             node = node.parent
     return False
 

@@ -1,7 +1,7 @@
 """Talking to the user's terminal, shared by the plugin and the console script.
 
 "On a terminal" means standard input was a terminal when the process started; pytest
-points file descriptor 0 at /dev/null early, so that is remembered at import time. The
+points file descriptor 0 at /dev/null early, so the package remembers it at import. The
 questions themselves go to /dev/tty, never to (captured) standard input, and typed keys
 and secrets are not echoed.
 """
@@ -13,15 +13,7 @@ import os
 import sys
 from typing import TextIO
 
-
-def _stdin_is_tty() -> bool:
-    try:
-        return os.isatty(0)
-    except OSError:  # pragma: no cover
-        return False
-
-
-STDIN_WAS_TTY = _stdin_is_tty()
+from . import _STDIN_WAS_TTY as STDIN_WAS_TTY
 
 
 def terminal_available() -> bool:

@@ -29,13 +29,12 @@ import binascii
 import contextlib
 import glob
 import os
-import re
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from .errors import (
     SecretNameError,
@@ -60,33 +59,44 @@ NONCE_BYTES: Final = 12
 TAG_BYTES: Final = 16
 LOCK_TIMEOUT_SECONDS: Final = 60.0
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_VAULT_ID = re.compile(r"v_[0-9a-f]{32}\Z")
-_KEY_ID = re.compile(r"k_[0-9a-f]{16}\Z")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
+# Plain string checks, not regular expressions: the report header reads the vault file in
+# every run, and compiling the patterns cost more than reading a file of 50 secrets.
+_HEX: Final = frozenset("0123456789abcdef")
+_BASE64_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _MAX_TOKEN_LENGTH: Final = 4 * ((NONCE_BYTES + MAX_VALUE_BYTES + TAG_BYTES + 2) // 3)
 _COMMENT: Final = (
     "# pytest-vault secrets: names are readable, values are encrypted (AES-256-GCM).\n"
     "# Change it with the `pytest-vault` command; see `pytest-vault --help`.\n"
 )
-# The layout `render` writes (tomli_w's output). The text of a basic string with no
-# backslash and no control character is what it holds, so these captures are what tomllib
-# would return. Anything else tomllib reads (other spacing, comments, CRLF, quoted keys,
-# escapes, 1_000, leading zeros) does not match and goes to tomllib.
-_PLAIN = r'[^"\\\x00-\x1f\x7f]*'
-_CANONICAL = re.compile(
-    rf"(?:{re.escape(_COMMENT)})?"
-    r"\[vault\]\n"
-    r"format = (0|[1-9][0-9]{0,17})\n"  # short: int() refuses over 4,300 digits
-    rf'id = "({_PLAIN})"\n'
-    rf'key_id = "({_PLAIN})"\n'
-    rf'cipher = "({_PLAIN})"\n'
-    rf'retired_key_ids = \[(?:\]|\n((?:    "{_PLAIN}",\n)+)\])\n'
-    r"\n\[secrets\]\n"
-    r"(.*)",  # the secrets, one _CANONICAL_SECRET a line: checked by counting lines
-    re.DOTALL,
-)
-_CANONICAL_SECRET = re.compile(rf'^([A-Za-z_][A-Za-z0-9_]*) = "({_PLAIN})"\n', re.MULTILINE)
+
+
+def _is_name(name: str) -> bool:
+    """``[A-Za-z_][A-Za-z0-9_]*``, at most MAX_NAME_LENGTH characters."""
+    return name.isascii() and name.isidentifier() and len(name) <= MAX_NAME_LENGTH
+
+
+def _is_id(value: object, prefix: str, digits: int) -> TypeGuard[str]:
+    """``prefix`` and ``digits`` lower-case hex digits (a vault id or a key id)."""
+    return (
+        isinstance(value, str)
+        and len(value) == len(prefix) + digits
+        and value.startswith(prefix)
+        and _HEX.issuperset(value[len(prefix) :])
+    )
+
+
+def _is_vault_id(value: object) -> TypeGuard[str]:
+    return _is_id(value, "v_", 32)
+
+
+def _is_key_id(value: object) -> TypeGuard[str]:
+    return _is_id(value, "k_", 16)
+
+
+def _is_base64_text(token: str) -> bool:
+    """``[A-Za-z0-9+/]+={0,2}``: base64 characters, at most two ``=`` at the end."""
+    body = token.rstrip("=")
+    return bool(body) and len(token) - len(body) <= 2 and _BASE64_CHARS.issuperset(body)
 
 
 def check_name(name: str) -> str:
@@ -95,7 +105,7 @@ def check_name(name: str) -> str:
     The message does not repeat an invalid name: what was typed where a name belongs is
     often a value or a key (``pytest-vault get PYTEST-VAULT-KEY-1...``).
     """
-    if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if not _is_name(name):
         raise SecretNameError(
             f"That is not a valid secret name ({_name_problem(name)}; not repeated here in "
             "case it is a value or a key): use letters, digits and _, "
@@ -106,7 +116,7 @@ def check_name(name: str) -> str:
 
 def is_valid_name(name: object) -> bool:
     """Whether ``name`` is a valid secret name (and so safe to show in a message)."""
-    return isinstance(name, str) and bool(_NAME.match(name)) and len(name) <= MAX_NAME_LENGTH
+    return isinstance(name, str) and _is_name(name)
 
 
 def _name_problem(name: str) -> str:
@@ -116,7 +126,7 @@ def _name_problem(name: str) -> str:
         return f"it is {len(name)} characters long"
     if name[0] in "0123456789":
         return "it starts with a digit"
-    position, char = next((i, c) for i, c in enumerate(name, 1) if not _NAME.match("_" + c))
+    position, char = next((i, c) for i, c in enumerate(name, 1) if not _is_name("_" + c))
     return f"character {position} is {char!r}"
 
 
@@ -317,28 +327,66 @@ def _decode(path: Path, data: bytes) -> str:
 
 
 def _canonical_document(text: str) -> dict[str, Any] | None:
-    """What tomllib reads from ``text`` if `render` wrote it, else None (ask tomllib)."""
-    match = _CANONICAL.fullmatch(text)
-    if match is None:
+    """What tomllib reads from ``text`` if `render` wrote it, else None (ask tomllib).
+
+    Only a valid file in exactly the layout `render` writes (tomli_w's) is read here: every
+    value is then plain hex or base64 between double quotes, which TOML reads as written.
+    Anything else (other spacing or comments, CRLF, quoted keys, escapes, a name twice, a
+    malformed id or value) goes to tomllib and `_validate`, which say what is wrong.
+    """
+    if text.startswith(_COMMENT):
+        text = text[len(_COMMENT) :]
+    head, found, table = text.partition("\n\n[secrets]\n")
+    lines = head.split("\n")
+    if (
+        not found
+        or len(lines) < 6
+        or lines[0] != "[vault]"
+        or lines[1] != f"format = {FORMAT_VERSION}"
+        or lines[4] != f'cipher = "{CIPHER}"'
+    ):
         return None
-    version, vault_id, key_id, cipher, retired, table = match.groups()
-    pairs = _CANONICAL_SECRET.findall(table)
-    # Each match is one whole line (it starts a line, and its only newline ends it), so
-    # one match per newline, and a newline at the end, means every line is a secret.
-    # Cheaper than matching the repeated line in _CANONICAL, then finding it again.
-    if len(pairs) != table.count("\n") or (table and table[-1] != "\n"):
+    vault_id, key_id = _quoted(lines[2], "id = "), _quoted(lines[3], "key_id = ")
+    if not _is_vault_id(vault_id) or not _is_key_id(key_id):
         return None
-    secrets_table = dict(pairs)
-    if len(secrets_table) != len(pairs):
-        return None  # a name twice: tomllib refuses the file, with its own message
+    if lines[5:] == ["retired_key_ids = []"]:
+        retired = []
+    elif len(lines) > 7 and lines[5] == "retired_key_ids = [" and lines[-1] == "]":
+        retired = [line[5:-2] for line in lines[6:-1]]
+        if not all(
+            line.startswith('    "') and line.endswith('",') and _is_key_id(line[5:-2])
+            for line in lines[6:-1]
+        ):
+            return None
+    else:
+        return None
+    secrets_table: dict[str, str] = {}
+    if table:
+        if table[-1] != "\n":
+            return None
+        for line in table[:-1].split("\n"):
+            name, separator, rest = line.partition(' = "')
+            token = rest[:-1]
+            if not (separator and rest[-1:] == '"' and _is_name(name)):
+                return None
+            if not _is_base64_text(token) or name in secrets_table:
+                return None  # a name twice: tomllib refuses the file, with its own message
+            secrets_table[name] = token
     vault = {
-        "format": int(version),
+        "format": FORMAT_VERSION,
         "id": vault_id,
         "key_id": key_id,
-        "cipher": cipher,
-        "retired_key_ids": [line[5:-2] for line in retired.split("\n")[:-1]] if retired else [],
+        "cipher": CIPHER,
+        "retired_key_ids": retired,
     }
     return {"vault": vault, "secrets": secrets_table}
+
+
+def _quoted(line: str, prefix: str) -> str | None:
+    """The text between the double quotes of ``prefix"text"``, else None."""
+    if line.startswith(prefix + '"') and line.endswith('"') and len(line) > len(prefix) + 1:
+        return line[len(prefix) + 1 : -1]
+    return None
 
 
 def _toml_document(path: Path, text: str) -> dict[str, Any]:
@@ -392,23 +440,21 @@ def _validate(path: Path, document: dict[str, Any]) -> tuple[VaultHeader, dict[s
     if unknown:
         raise broken(f"its [vault] table has unexpected entries ({', '.join(sorted(unknown))})")
     vault_id, key_id, cipher = vault.get("id"), vault.get("key_id"), vault.get("cipher")
-    if not isinstance(vault_id, str) or not _VAULT_ID.match(vault_id):
+    if not _is_vault_id(vault_id):
         raise broken("its vault id is missing or malformed")
-    if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+    if not _is_key_id(key_id):
         raise broken("its key id is missing or malformed")
     if cipher != CIPHER:
         raise broken(f"its cipher is not {CIPHER}")
     retired = vault.get("retired_key_ids", [])
-    if not isinstance(retired, list) or not all(
-        isinstance(k, str) and _KEY_ID.match(k) for k in retired
-    ):
+    if not isinstance(retired, list) or not all(_is_key_id(k) for k in retired):
         raise broken("its list of retired key ids is malformed")
     table = document.get("secrets", {})
     if not isinstance(table, dict):
         raise broken("its [secrets] entry is not a table")
     tokens: dict[str, str] = {}
     for name, token in table.items():
-        if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+        if not _is_name(name):
             raise broken(f"it holds a secret with an invalid name ({name[:40]!r})")
         if not _well_formed_token(token):
             raise broken(f"the value of {name} is not a well-formed encrypted value")
@@ -420,7 +466,7 @@ def _validate(path: Path, document: dict[str, Any]) -> tuple[VaultHeader, dict[s
 def _well_formed_token(token: object) -> bool:
     if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or len(token) % 4:
         return False
-    if not _BASE64.match(token):
+    if not _is_base64_text(token):
         return False
     try:
         raw = base64.b64decode(token, validate=True)
