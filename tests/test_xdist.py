@@ -6,6 +6,7 @@ support is not covered by this suite.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -154,3 +155,89 @@ def test_unlock_under_xdist_without_a_key_stops_before_workers_start(
     result.stderr.fnmatch_lines(["ERROR: No key for*"])
     assert not list(log.glob("ran-*"))
     assert "[gw0]" not in str(result.stdout)
+
+
+def test_a_thread_that_finds_the_vault_open_finds_its_masker_ready(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The xdist controller unserializes its workers' reports in execnet's receiver
+    # threads, one per worker. A thread that came second, while the first was still
+    # building the masker, used to see the vault open without a masker and pass its
+    # report on unmasked (seen as a flaky leak test).
+    import threading
+    import time
+
+    from pytest_vault.state import get_state
+
+    # The module state.py imports (pytester may have replaced the package's attribute).
+    masking = importlib.import_module("pytest_vault.masking")
+
+    pytester.makeini("[pytest]\n")
+    key = make_vault(pytester.path)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    real_init = masking.Masker.__init__
+
+    def slow_init(self: object, *args: object, **kwargs: object) -> None:
+        time.sleep(0.3)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(masking.Masker, "__init__", slow_init)
+    config = pytester.parseconfigure()
+    state = get_state(config)
+    first = threading.Thread(target=state.vault)
+    first.start()
+    deadline = time.monotonic() + 10
+    while state._vault is None and first.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.001)  # the first thread is opening: decrypting, then the masker
+    state.vault()
+    masker_when_second_returned = state.masker
+    first.join()
+    assert masker_when_second_returned is not None
+    assert masker_when_second_returned.contains_secret(SECRETS["API_TOKEN"])
+
+
+def test_threads_that_open_the_vault_at_once_open_it_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from pytest_vault.state import get_state
+
+    # The module state.py imports (pytester may have replaced the package's attribute).
+    masking = importlib.import_module("pytest_vault.masking")
+
+    pytester.makeini("[pytest]\n")
+    key = make_vault(pytester.path)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    built: list[object] = []
+    real_init = masking.Masker.__init__
+
+    def slow_init(self: object, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        time.sleep(0.2)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(masking.Masker, "__init__", slow_init)
+    state = get_state(pytester.parseconfigure())
+    opened: list[object] = []
+    state.on_open.append(opened.append)
+    start = threading.Barrier(4)
+
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            state.vault()
+        except BaseException as exc:  # a thread's error is lost otherwise
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(built) == 1
+    assert len(opened) == 1

@@ -359,11 +359,17 @@ class MaskingLayers:
     def emit_github_masks(self) -> None:
         if not self._github_pending:
             return
-        self._github_pending = False
-        # Once per run, from the controller only, whichever object or path gets here first.
-        if self.is_worker or self.state.github_masks_sent:
-            return
-        self.state.github_masks_sent = True
+        # Once per run, from the controller only, whichever object, path or thread (see
+        # `pytest_report_from_serializable`) gets here first.
+        with self.state.lock:
+            if not self._github_pending or self.is_worker or self.state.github_masks_sent:
+                self._github_pending = False
+                return
+            self._github_pending = False
+            self.state.github_masks_sent = True
+            self._write_github_masks()
+
+    def _write_github_masks(self) -> None:
         from .masking import github_add_mask_lines
 
         vault = self.state.vault()
@@ -415,11 +421,14 @@ class MaskingLayers:
     ) -> Generator[None, object, object]:
         report = yield
         if isinstance(report, (pytest.TestReport, pytest.CollectReport)):
-            masker = self.masker
-            if masker is None and data.get(OPEN_ON_WORKER):
-                masker = self._open_quietly()
-            if masker is not None:
-                mask_report(report, masker, self.memo)
+            # Called in execnet's receiver threads, one per worker: one at a time, so
+            # that no report passes while another thread is still opening the vault.
+            with self.state.lock:
+                masker = self.masker
+                if masker is None and data.get(OPEN_ON_WORKER):
+                    masker = self._open_quietly()
+                if masker is not None:
+                    mask_report(report, masker, self.memo)
         return report
 
     def _open_quietly(self) -> Masker | None:

@@ -9,6 +9,7 @@ answer without looking again.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
@@ -44,6 +45,10 @@ class VaultState:
         self._vault: Vault | None = None
         self._vault_error: VaultError | None = None
         self._masker: Masker | None = None
+        #: Held while the vault opens, and by whatever must happen once per run. An xdist
+        #: controller unserializes its workers' reports in execnet's receiver threads,
+        #: one per worker, so two threads may open the vault (and mask) at once.
+        self.lock = threading.RLock()
         #: Called once with the opened vault (masking layers, the GitHub mask).
         self.on_open: list[Callable[[Vault], None]] = []
         #: The header said "key looked up when a test needs it": the summary names it.
@@ -139,27 +144,30 @@ class VaultState:
 
     def vault(self) -> Vault:
         """The opened vault, decrypted once per run; raises a remembered `VaultError`."""
-        if self._vault is None and self._vault_error is None:
-            try:
-                from .vault import open_vault
+        with self.lock:
+            if self._vault is None and self._vault_error is None:
+                try:
+                    from .vault import open_vault
 
-                found = self.found_key()
-                self._vault = open_vault(self.vault_file(), found.key, found.source)
-            except VaultError as exc:
-                self._vault_error = exc
-            else:
-                self._opened(self._vault)
-        if self._vault_error is not None:
-            raise self._vault_error
-        assert self._vault is not None
-        return self._vault
+                    found = self.found_key()
+                    vault = open_vault(self.vault_file(), found.key, found.source)
+                except VaultError as exc:
+                    self._vault_error = exc
+                else:
+                    self._opened(vault)
+            if self._vault_error is not None:
+                raise self._vault_error
+            assert self._vault is not None
+            return self._vault
 
     def _opened(self, vault: Vault) -> None:
+        # The masker first: whoever sees the vault open (`is_open`) may mask at once.
         if self.mask_enabled:
             from .masking import Masker
 
             self._masker = Masker(dict(vault.items()))
-        for listener in self.on_open:
+        self._vault = vault
+        for listener in self.on_open:  # they may call vault(): the lock is re-entrant
             listener(vault)
 
     @property
