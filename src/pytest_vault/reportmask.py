@@ -244,17 +244,23 @@ def mask_report(
         ):
             report.longrepr = masker.mask(report.longreprtext)
     # The small texts, looked at all at once.
+    attributes = vars(report)
     extra = {
         name: value
-        for name, value in vars(report).items()
-        if name not in _REPORT_ATTRIBUTES
-        and (isinstance(value, str) or type(value).__name__ in _TEXT_ATTRIBUTE_TYPES)
+        for name in attributes.keys() - _REPORT_ATTRIBUTES  # usually none: a set operation
+        if isinstance(value := attributes[name], str)
+        or type(value).__name__ in _TEXT_ATTRIBUTE_TYPES
     }
     small = [report.nodeid, *(title for title, _ in report.sections)]
-    strings_in(extra, small)
+    if extra:
+        strings_in(extra, small)
     if isinstance(report, pytest.TestReport):
         small.extend(report.keywords)
-        strings_in(report.location, small)
+        path, _, domain = location = report.location
+        if type(path) is str and type(domain) is str:
+            small += (path, domain)
+        else:
+            strings_in(location, small)
         for name, value in report.user_properties:  # JUnit XML writes str() of each
             small.append(str(name))
             if _is_plain(value):
@@ -327,18 +333,20 @@ class MaskingLayers:
         self._github_pending = False
         self.is_worker = hasattr(config, "workerinput")
         self.memo = TextMemo()
+        self._masker: Masker | None = None  # set by vault_opened: asked for on every report
 
     @property
     def masker(self) -> Masker | None:
-        masker = self.state.masker
-        return masker if masker else None
+        """The run's masker once the vault is open (None while it is closed or empty)."""
+        return self._masker
 
     # -- when the vault opens --------------------------------------------------------------
 
     def vault_opened(self, vault: Vault) -> None:
-        masker = self.masker
-        if masker is None:
+        masker = self.state.masker
+        if not masker:
             return
+        self._masker = masker
         self._mask_log_handlers(masker)
         if not self.is_worker and os.environ.get("GITHUB_ACTIONS") == "true":
             # Output is captured while a fixture opens the vault: emit at the next report.
