@@ -116,24 +116,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _register_masking(config: pytest.Config, state: VaultState, *, at_once: bool) -> None:
-    """Register the masking layers now, or import and register them when the vault opens.
+    """Register the masking layers of `reportmask` when the vault opens, or now.
 
-    Now on an xdist controller (it masks its workers' reports before its own vault opens)
-    and with ``--junitxml`` (pytest resolves the JUnit fixtures they override when it
-    collects); otherwise a run that never opens the vault never imports `reportmask`.
+    Before the vault opens there is nothing to mask, and hooks run for every test, so a
+    run that never opens it never imports `reportmask`. Now on an xdist controller: it
+    masks the reports of workers whose vault is open before its own is. The JUnit fixture
+    overrides are registered now when there is a JUnit XML file to write: pytest resolves
+    fixture names when it collects (without the file, pytest's fixtures do nothing).
     """
-    if at_once or getattr(config.option, "xmlpath", None):
-        from .reportmask import register_masking
+    if getattr(config.option, "xmlpath", None):
+        from .reportmask import register_junit_masks
 
-        register_masking(config, state, at_once=at_once)
-        return
+        register_junit_masks(config)
+    if at_once:
+        _register_layers(config, state)
+    else:
+        state.on_open.append(lambda vault: _register_layers(config, state))
 
-    def opened(vault: Vault) -> None:
-        from .reportmask import register_masking
 
-        register_masking(config, state, at_once=True)
+def _register_layers(config: pytest.Config, state: VaultState) -> None:
+    from .reportmask import register_layers
 
-    state.on_open.append(opened)
+    register_layers(config, state)
 
 
 def _distributing(config: pytest.Config) -> bool:

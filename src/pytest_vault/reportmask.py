@@ -20,7 +20,7 @@ its own (``tests/test_leaks.py`` removes them one by one):
 6. the terminal writer's file, as a last net for anything printed directly;
 7. under GitHub Actions, ``::add-mask::`` for every secret, once, from the controller.
 
-The layers are registered when the vault opens (`register_masking`), so a run that never
+The layers are registered when the vault opens (`register_layers`), so a run that never
 opens it pays nothing per test; they then ask the `Masker` first whether a report's texts
 hold a secret at all (one look at all of them), so tests that involve no secret cost
 little; captured output, which a test's later reports repeat and the terminal prints
@@ -53,25 +53,14 @@ OPEN_ON_WORKER = "vault_open"
 _MASKED_AS = "_vault_masked_as"
 
 
-def register_masking(config: pytest.Config, state: VaultState, *, at_once: bool) -> None:
-    """Register the masking layers: now with ``at_once``, else when the vault opens.
+def register_layers(config: pytest.Config, state: VaultState) -> None:
+    """Register the masking layers now; they start masking when the vault opens.
 
-    Before the vault opens there is nothing to mask, and hooks that run for every test
-    would only cost time (issue 8's dormant run). Registered late, the layers still get
-    their `pytest_configure` (a historic hook: pluggy replays it), so the terminal net is
-    installed then. An xdist controller registers at once: it masks the reports of
-    workers whose vault is open before its own is. The JUnit fixtures are registered now
-    in any case: pytest resolves fixture names when it collects the tests (`plugin.py`
-    imports this module at start-up when there is a JUnit XML file to write).
+    `plugin.py` calls this when the vault opens (at once on an xdist controller): before
+    that there is nothing to mask. Registered late, the layers still get their
+    `pytest_configure` (a historic hook: pluggy replays it), so the terminal net is
+    installed then.
     """
-    config.pluginmanager.register(JunitRecordMasks(), "vault-masking-junit")
-    if at_once or state.is_open:
-        _register_layers(config, state)
-    else:
-        state.on_open.append(lambda vault: _register_layers(config, state))
-
-
-def _register_layers(config: pytest.Config, state: VaultState) -> None:
     layers = MaskingLayers(config, state)
     config.pluginmanager.register(layers, "vault-masking")
     config.pluginmanager.register(CollectReportMasks(layers), "vault-masking-collect")
@@ -79,6 +68,11 @@ def _register_layers(config: pytest.Config, state: VaultState) -> None:
         layers.vault_opened(state.vault())
     else:
         state.on_open.append(layers.vault_opened)
+
+
+def register_junit_masks(config: pytest.Config) -> None:
+    """Register the JUnit fixture overrides (`JunitRecordMasks`), before collection."""
+    config.pluginmanager.register(JunitRecordMasks(), "vault-masking-junit")
 
 
 def mask_value(value: Any, masker: Masker) -> Any:
@@ -320,7 +314,7 @@ def was_masked(report: pytest.TestReport | pytest.CollectReport) -> bool:
 
 
 class MaskingLayers:
-    """The masking hooks of one run; registered as a plugin by `register_masking`."""
+    """The masking hooks of one run; registered as a plugin by `register_layers`."""
 
     #: The logging plugin's handlers whose output is masked as it is formatted: live logging
     #: and the log file. Not the report handler: what it captures reaches output only as a
