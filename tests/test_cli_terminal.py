@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import os
 import sys
 
-import pexpect
 import pytest
+from pty_session import Terminal
 
 from conftest import CONSOLE_SCRIPT, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
@@ -19,40 +17,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a
 TIMEOUT = 20
 
 
-class Terminal:
-    """The console script spawned on a pty, with everything it showed kept as a transcript."""
-
-    def __init__(self, project: Project, *args: str, env: dict[str, str] | None = None) -> None:
-        self.transcript = io.StringIO()
-        self.child = pexpect.spawn(
-            CONSOLE_SCRIPT,
-            list(args),
-            cwd=str(project.root),
-            env={**os.environ, **(env or {})},
-            encoding="utf-8",
-            timeout=TIMEOUT,
-            dimensions=(24, 200),
-        )
-        self.child.logfile_read = self.transcript
-
-    def expect(self, pattern: str) -> None:
-        self.child.expect(pattern)
-
-    def type_hidden(self, text: str) -> None:
-        # Wait until echo is off, so a typed value could not show even by accident.
-        assert self.child.waitnoecho(timeout=TIMEOUT)
-        self.child.sendline(text)
-
-    def finish(self) -> int:
-        self.child.expect(pexpect.EOF)
-        self.child.close()
-        status = self.child.exitstatus
-        assert isinstance(status, int)
-        return status
-
-    @property
-    def shown(self) -> str:
-        return self.transcript.getvalue()
+def console(project: Project, *args: str, env: dict[str, str] | None = None) -> Terminal:
+    """The console script on a pseudo-terminal."""
+    return Terminal(
+        CONSOLE_SCRIPT,
+        list(args),
+        cwd=project.root,
+        env=env,
+        timeout=TIMEOUT,
+        dimensions=(24, 200),
+    )
 
 
 @pytest.fixture
@@ -72,20 +46,20 @@ def values(project: Project, key: VaultKey) -> dict[str, str]:
 
 def test_set_asks_twice_without_echo(project: Project, key: VaultKey) -> None:
     secret = "typed-secret-Xq7-value"
-    term = Terminal(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
     term.expect("Value for API_TOKEN: ")
     term.type_hidden(secret)
     term.expect(r"Value for API_TOKEN \(again\): ")
     term.type_hidden(secret)
     assert term.finish() == 0
-    assert "Set API_TOKEN in" in term.shown
-    assert secret not in term.shown
-    assert "Traceback" not in term.shown
+    assert "Set API_TOKEN in" in term.text
+    assert secret not in term.text
+    assert "Traceback" not in term.text
     assert values(project, key)["API_TOKEN"] == secret
 
 
 def test_set_asks_again_when_the_two_values_differ(project: Project, key: VaultKey) -> None:
-    term = Terminal(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
     term.expect("Value for API_TOKEN: ")
     term.type_hidden("first-typing-aaa")
     term.expect(r"\(again\): ")
@@ -98,23 +72,23 @@ def test_set_asks_again_when_the_two_values_differ(project: Project, key: VaultK
     assert term.finish() == 0
     assert values(project, key)["API_TOKEN"] == "second-typing-ccc"
     for typed in ("first-typing", "second-typing"):
-        assert typed not in term.shown
+        assert typed not in term.text
 
 
 def test_set_gives_up_after_three_mismatches(project: Project, key: VaultKey) -> None:
     before = project.vault_file.read_bytes()
-    term = Terminal(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
     for attempt in range(3):
         term.expect("Value for API_TOKEN: ")
         term.type_hidden(f"left-{attempt}-value")
         term.expect(r"\(again\): ")
         term.type_hidden(f"right-{attempt}-value")
     assert term.finish() == 2
-    assert "did not match; nothing was set" in term.shown
+    assert "did not match; nothing was set" in term.text
     assert project.vault_file.read_bytes() == before
     for attempt in range(3):
-        assert f"left-{attempt}-value" not in term.shown
-        assert f"right-{attempt}-value" not in term.shown
+        assert f"left-{attempt}-value" not in term.text
+        assert f"right-{attempt}-value" not in term.text
 
 
 # -- reset ----------------------------------------------------------------------------------------
@@ -125,19 +99,19 @@ def test_reset_declined_on_the_terminal_changes_nothing(
     project: Project, key: VaultKey, answer: str
 ) -> None:
     before = project.vault_file.read_bytes()
-    term = Terminal(project, "reset")
+    term = console(project, "reset")
     term.expect(r"permanently deletes all 1 secret\(s\)\. \[y/N\] ")
     term.child.sendline(answer)
     assert term.finish() == 1
-    assert "Reset declined; nothing was changed." in term.shown
+    assert "Reset declined; nothing was changed." in term.text
     assert project.vault_file.read_bytes() == before
-    assert "PYTEST-VAULT-KEY-1" not in term.shown
+    assert "PYTEST-VAULT-KEY-1" not in term.text
 
 
 def test_reset_confirmed_on_the_terminal(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
-    term = Terminal(project, "reset")
+    term = console(project, "reset")
     term.expect(r"\[y/N\] ")
     term.child.sendline("what")
     term.expect("Please answer y or n.")
@@ -161,7 +135,7 @@ def test_unlock_on_the_terminal_after_a_typo(
 ) -> None:
     text = key.text()
     typo = text[:40] + ("A" if text[40] != "A" else "B") + text[41:]
-    term = Terminal(project, "unlock")
+    term = console(project, "unlock")
     term.expect("Vault key: ")
     term.type_hidden(typo)
     term.expect("so it was mistyped")
@@ -172,31 +146,31 @@ def test_unlock_on_the_terminal_after_a_typo(
     term.expect("Vault key: ")
     term.type_hidden(text)
     assert term.finish() == 0
-    assert "saved it in the system keyring" in term.shown
-    assert text[20:] not in term.shown
-    assert typo[20:] not in term.shown
+    assert "saved it in the system keyring" in term.text
+    assert text[20:] not in term.text
+    assert typo[20:] not in term.text
     assert test_keyring.entries() == {key.key_id: text}
 
 
 def test_unlock_gives_up_after_three_wrong_keys(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
-    term = Terminal(project, "unlock")
+    term = console(project, "unlock")
     for _ in range(3):
         term.expect("Vault key: ")
         term.type_hidden("not-a-key-at-all")
     assert term.finish() == 1
-    assert term.shown.count("not a pytest-vault key") == 3
-    assert "not-a-key-at-all" not in term.shown
+    assert term.text.count("not a pytest-vault key") == 3
+    assert "not-a-key-at-all" not in term.text
     assert test_keyring.entries() == {}
 
 
 def test_unlock_interrupted_with_end_of_input(project: Project, key: VaultKey) -> None:
-    term = Terminal(project, "unlock")
+    term = console(project, "unlock")
     term.expect("Vault key: ")
     assert term.child.waitnoecho(timeout=TIMEOUT)
     term.child.sendeof()
     status = term.finish()
     assert status == 1
-    assert "interrupted; nothing was changed" in term.shown
-    assert "Traceback" not in term.shown
+    assert "interrupted; nothing was changed" in term.text
+    assert "Traceback" not in term.text

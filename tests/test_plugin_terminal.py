@@ -7,8 +7,6 @@ it was echoed.
 
 from __future__ import annotations
 
-import io
-import os
 import sys
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from test_plugin import FAST, SECRETS, make_vault, mistype
 
 pexpect = pytest.importorskip("pexpect")
 
+from pty_session import Terminal  # noqa: E402 - needs pexpect
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals only")
 
 TESTS = """
@@ -32,40 +32,11 @@ def test_uses_vault(vault):
 """
 
 
-class Terminal:
-    """A pytest run on a pseudo-terminal, and its transcript."""
-
-    def __init__(self, root: Path, *args: str) -> None:
-        self.transcript = io.StringIO()
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "pytest", *FAST, "-p", "no:cacheprovider", *args],
-            cwd=str(root),
-            env=dict(os.environ),
-            encoding="utf-8",
-            timeout=60,
-        )
-        self.child.logfile_read = self.transcript
-
-    def expect(self, pattern: str) -> None:
-        self.child.expect(pattern)
-
-    def expect_exact(self, text: str) -> None:
-        self.child.expect_exact(text)
-
-    def send(self, line: str) -> None:
-        self.child.sendline(line)
-
-    def finish(self) -> int:
-        self.child.expect(pexpect.EOF)
-        self.child.close()
-        status = self.child.exitstatus
-        assert isinstance(status, int)
-        return status
-
-    @property
-    def text(self) -> str:
-        return self.transcript.getvalue()
+def pytest_on_terminal(root: Path, *args: str) -> Terminal:
+    """A pytest run on a pseudo-terminal."""
+    return Terminal(
+        sys.executable, ["-m", "pytest", *FAST, "-p", "no:cacheprovider", *args], cwd=root
+    )
 
 
 def vault_project(project: Project, values: dict[str, str] | None = None) -> VaultKey:
@@ -93,7 +64,7 @@ def test_unlock_prompts_retries_a_typo_and_saves_the_key(
 ) -> None:
     key = vault_project(project)
     typo = mistype(key)
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect(
         r"No key for \S+secrets\.vault\.toml was found: .*PYTEST_VAULT_KEY is not set.*"
         r"the system keyring \(throwaway_keyring\) has no entry for k_"
@@ -117,7 +88,7 @@ def test_unlock_answer_no_does_not_save_the_key(
     project: Project, test_keyring: ThrowawayKeyring
 ) -> None:
     key = vault_project(project)
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect_exact("Vault key: ")
     term.send(f"  {key.text()}  ")  # whitespace around a key is ignored
     term.expect_exact(SAVE_QUESTION)
@@ -134,7 +105,7 @@ def test_unlock_with_a_key_in_the_keyring_does_not_prompt(
 ) -> None:
     key = vault_project(project)
     test_keyring.put(key.key_id, key.text())
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect("2 passed")
     assert term.finish() == 0
     assert "Vault key" not in term.text
@@ -147,7 +118,7 @@ def test_unlock_gives_up_after_three_wrong_keys(
 ) -> None:
     key = vault_project(project)
     wrong = [VaultKey.generate().text(), mistype(key), "not a key at all"]
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     for attempt, text in enumerate(wrong):
         term.expect_exact("Vault key: ")
         term.send(text)
@@ -167,7 +138,7 @@ def test_unlock_gives_up_after_three_wrong_keys(
 )
 def test_unlock_prompt_left_with_ctrl_d_or_ctrl_c(project: Project, keys: str, status: int) -> None:
     vault_project(project)
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect_exact("Vault key: ")
     term.child.send(keys)
     if status == pytest.ExitCode.USAGE_ERROR:
@@ -181,7 +152,7 @@ def test_unlock_creates_the_vault_the_first_time(
     project: Project, test_keyring: ThrowawayKeyring
 ) -> None:
     (project.root / "test_it.py").write_text(TESTS.format(count=0), encoding="utf-8")
-    term = Terminal(project.root, "--vault-unlock", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect(r"Created the vault \S+secrets\.vault\.toml\.")
     term.expect(r"(PYTEST-VAULT-KEY-1\w+)")
     shown = term.child.match.group(1)
@@ -200,7 +171,7 @@ def test_unlock_creates_the_vault_without_the_keyring(
     project: Project, test_keyring: ThrowawayKeyring
 ) -> None:
     (project.root / "test_it.py").write_text(TESTS.format(count=0), encoding="utf-8")
-    term = Terminal(project.root, "--vault-unlock", "--vault-no-keyring", "-q")
+    term = pytest_on_terminal(project.root, "--vault-unlock", "--vault-no-keyring", "-q")
     term.expect(r"(PYTEST-VAULT-KEY-1\w+)")
     key = VaultKey.parse(term.child.match.group(1))
     term.expect("(?i)the keyring was not used")
@@ -220,7 +191,7 @@ def test_reset_declined_changes_nothing(
 ) -> None:
     vault_project(project)
     before = project.vault_file.read_bytes()
-    term = Terminal(project.root, "--vault-reset")
+    term = pytest_on_terminal(project.root, "--vault-reset")
     term.expect(r"Reset \S+secrets\.vault\.toml\? .*permanently deletes all 2 secret\(s\)\.")
     term.expect_exact("[y/N] ")
     term.send(answer)
@@ -234,7 +205,7 @@ def test_reset_declined_changes_nothing(
 
 def test_reset_confirmed_makes_a_new_key(project: Project, test_keyring: ThrowawayKeyring) -> None:
     old = vault_project(project)
-    term = Terminal(project.root, "--vault-reset")
+    term = pytest_on_terminal(project.root, "--vault-reset")
     term.expect_exact("[y/N] ")
     term.send("y")
     term.expect(r"New vault key:\s+(PYTEST-VAULT-KEY-1\w+)")

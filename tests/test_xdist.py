@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ThrowawayKeyring
+from pytest_vault.state import VaultState
 from test_plugin import SECRETS, assert_clean, make_vault, mistype, run
 
 pytest.importorskip("xdist")
@@ -157,33 +160,41 @@ def test_unlock_under_xdist_without_a_key_stops_before_workers_start(
     assert "[gw0]" not in str(result.stdout)
 
 
-def test_a_thread_that_finds_the_vault_open_finds_its_masker_ready(
+# -- the controller's threads ----------------------------------------------------------
+# The xdist controller unserializes its workers' reports in execnet's receiver threads,
+# one per worker, so several threads may open its vault at once.
+
+
+@pytest.fixture
+def slow_masker_state(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The xdist controller unserializes its workers' reports in execnet's receiver
-    # threads, one per worker. A thread that came second, while the first was still
-    # building the masker, used to see the vault open without a masker and pass its
-    # report on unmasked (seen as a flaky leak test).
-    import threading
-    import time
-
-    from pytest_vault.state import get_state
-
-    # The module state.py imports (pytester may have replaced the package's attribute).
+) -> tuple[VaultState, list[object]]:
+    """A run's state whose vault opens slowly (building the masker takes 0.2 s), and the
+    list of maskers built."""
+    # The modules the plugin uses (pytester may have replaced the package's attributes).
     masking = importlib.import_module("pytest_vault.masking")
-
+    get_state = importlib.import_module("pytest_vault.state").get_state
     pytester.makeini("[pytest]\n")
-    key = make_vault(pytester.path)
-    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    monkeypatch.setenv("PYTEST_VAULT_KEY", make_vault(pytester.path).text())
+    built: list[object] = []
     real_init = masking.Masker.__init__
 
     def slow_init(self: object, *args: object, **kwargs: object) -> None:
-        time.sleep(0.3)
-        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        built.append(self)
+        time.sleep(0.2)
+        real_init(self, *args, **kwargs)
 
     monkeypatch.setattr(masking.Masker, "__init__", slow_init)
-    config = pytester.parseconfigure()
-    state = get_state(config)
+    return get_state(pytester.parseconfigure()), built
+
+
+def test_a_thread_that_finds_the_vault_open_finds_its_masker_ready(
+    slow_masker_state: tuple[VaultState, list[object]],
+) -> None:
+    # A thread that came second, while the first was still building the masker, used to
+    # see the vault open without a masker and pass its report on unmasked (seen as a
+    # flaky leak test).
+    state, _ = slow_masker_state
     first = threading.Thread(target=state.vault)
     first.start()
     deadline = time.monotonic() + 10
@@ -197,33 +208,12 @@ def test_a_thread_that_finds_the_vault_open_finds_its_masker_ready(
 
 
 def test_threads_that_open_the_vault_at_once_open_it_once(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    slow_masker_state: tuple[VaultState, list[object]],
 ) -> None:
-    import threading
-    import time
-
-    from pytest_vault.state import get_state
-
-    # The module state.py imports (pytester may have replaced the package's attribute).
-    masking = importlib.import_module("pytest_vault.masking")
-
-    pytester.makeini("[pytest]\n")
-    key = make_vault(pytester.path)
-    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
-    built: list[object] = []
-    real_init = masking.Masker.__init__
-
-    def slow_init(self: object, *args: object, **kwargs: object) -> None:
-        built.append(self)
-        time.sleep(0.2)
-        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(masking.Masker, "__init__", slow_init)
-    state = get_state(pytester.parseconfigure())
+    state, built = slow_masker_state
     opened: list[object] = []
     state.on_open.append(opened.append)
     start = threading.Barrier(4)
-
     errors: list[BaseException] = []
 
     def open_it() -> None:
