@@ -12,7 +12,7 @@ it once with ``python benchmarks/run_all.py --setup-tools`` (default location
 
 Options: ``--runs N`` (alternating runs per side, default 9; figure 3 makes at most 5
 and figure 4 at most 3, their runs being long), ``--only 1,3`` (some figures), ``--src
-DIR`` (put DIR first on PYTHONPATH: measure a patched copy of ``src/``), ``--markdown
+DIR`` (put DIR first on PYTHONPATH: measure a patched copy of ``pytest_vault/``), ``--markdown
 FILE`` (also write the table as Markdown), ``--instructions`` (also count the CPU
 instructions of figures 1 and 2 under valgrind: deterministic where CPU time is not, and
 slow).
