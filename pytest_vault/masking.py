@@ -42,13 +42,14 @@ import re
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import TypeAlias
 from urllib.parse import quote, quote_plus
 
 __all__ = [
     "FRAGMENT_LENGTH",
+    "KEY_NAME",
     "MIN_MASKED_LENGTH",
     "Masker",
     "github_add_mask_lines",
@@ -57,6 +58,9 @@ __all__ = [
 
 MIN_MASKED_LENGTH = 4
 """Values (and lines of values) shorter than this are not masked: they would garble text."""
+
+KEY_NAME = "key"
+"""The name a vault key is masked under: ``<vault:key>``."""
 
 FRAGMENT_LENGTH = 10
 """No run of this many consecutive characters of a secret survives masking."""
@@ -505,11 +509,15 @@ class Masker:
         "_token",
     )
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
+    def __init__(self, secrets: Mapping[str, str], *, keys: Iterable[str] = ()) -> None:
         names_of: dict[str, list[str]] = {}
         for name, value in secrets.items():
             if len(value) >= MIN_MASKED_LENGTH:
                 names_of.setdefault(value, []).append(name)
+        # Vault keys are masked like secrets, whole and as fragments, as ``<vault:key>``.
+        for key in keys:
+            if len(key) >= MIN_MASKED_LENGTH:
+                names_of.setdefault(key, []).append(KEY_NAME)
         self._names = frozenset(name for names in names_of.values() for name in names)
         # Owners sorted longest value first: the index is the last tie-breaker.
         owners = sorted(((min(names), value) for value, names in names_of.items()), key=_longest)

@@ -9,13 +9,22 @@ nor ``tomllib``, and nothing is read or decrypted until a test needs the vault o
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Generator
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
 
-from .state import VaultState, get_state, skip_test, state_key
+from .state import (
+    DEFAULT_VAULT_FILE,
+    VaultState,
+    get_state,
+    run_started,
+    skip_test,
+    state_key,
+)
 
 if TYPE_CHECKING:
     from _pytest.nodes import Node
@@ -76,6 +85,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "vault_keyring",
         "read the system keyring: auto (default; not when CI is set), always, never",
     )
+    parser.addini(
+        "vault_keep_key_env",
+        "leave the key's environment variable to the tests (default false: it is removed "
+        "once read)",
+        type="bool",
+        default=False,
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    """Before any ``conftest.py`` is imported and before capture saves the std streams:
+    take the key's variable out of the environment, and wrap ``sys.stdout`` and
+    ``sys.stderr`` in the masking net when there is a vault (see `streams`)."""
+    from .keyenv import take_key_env
+
+    early_config.stash[run_started] = time.time()
+    namespace = early_config.known_args_namespace
+    if not (namespace.help or namespace.version):
+        take_key_env(early_config)
+        if _masking_wanted(early_config) and _early_vault_path(early_config).is_file():
+            from .streams import wrap_std_streams
+
+            wrap_std_streams(early_config)
+    return (yield)
+
+
+def _masking_wanted(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getini("vault_mask"))
+    except (ValueError, pytest.UsageError):
+        return True  # reported at configure; masking meanwhile does no harm
+
+
+def _early_vault_path(config: pytest.Config) -> Path:
+    """The vault file, before the command line is fully parsed (`state.vault_path` after)."""
+    option = getattr(config.known_args_namespace, "vault_file", None)
+    if option:
+        return Path(option).absolute()
+    configured = str(config.getini("vault_file") or "").strip()
+    return config.rootpath / (configured or DEFAULT_VAULT_FILE)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -97,7 +147,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = get_state(config)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
-        state.handed_over = workerinput.get("pytest_vault")
+        # Taken, not read: a test can reach config.workerinput, and the key is not theirs.
+        state.handed_over = workerinput.pop("pytest_vault", None)
     config.pluginmanager.register(vault_fixture(state), "vault-fixture")
     distributing = workerinput is None and _distributing(config)
     if distributing:
@@ -107,6 +158,9 @@ def pytest_configure(config: pytest.Config) -> None:
             refuse_socket_gateways(config)
         config.pluginmanager.register(XdistKeyHandover(state), "vault-xdist")
     if state.mask_enabled:
+        from .streams import mask_trace
+
+        mask_trace(config)
         _register_masking(config, state, at_once=distributing)
     # Unlock before any test runs and before xdist starts its workers (in sessionstart).
     if config.option.vault_unlock and workerinput is None:
@@ -129,15 +183,24 @@ def _register_masking(config: pytest.Config, state: VaultState, *, at_once: bool
 
         register_junit_masks(config)
     if at_once:
-        _register_layers(config, state)
+        from .reportmask import register_layers
+
+        register_layers(config, state)
     else:
-        state.on_open.append(lambda vault: _register_layers(config, state))
+        state.when_open(_LayersWhenOpen(config, state))
 
 
-def _register_layers(config: pytest.Config, state: VaultState) -> None:
-    from .reportmask import register_layers
+class _LayersWhenOpen:
+    """Registers the masking layers when the vault opens."""
 
-    register_layers(config, state)
+    def __init__(self, config: pytest.Config, state: VaultState) -> None:
+        self.config = config
+        self.state = state
+
+    def opened(self, vault: Vault, masker: object) -> None:
+        from .reportmask import register_layers
+
+        register_layers(self.config, self.state)
 
 
 def _distributing(config: pytest.Config) -> bool:

@@ -8,15 +8,15 @@ answer without looking again.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
 import pytest
 
 from .errors import NoKeyError, VaultError, VaultFileMissingError
+from .keyenv import environ_with_key, keep_key_env, key_env_name, taken_key_text
+from .streams import masker_slot
 
 if TYPE_CHECKING:
     from .keychain import FoundKey, KeyLookup, KeyringPolicy
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .vaultfile import VaultFile
 
 DEFAULT_VAULT_FILE = "secrets.vault.toml"
+
+
+class OpenListener(Protocol):
+    """Told once, when the vault opens, with the run's masker (None: masking is off)."""
+
+    def opened(self, vault: Vault, masker: Masker | None) -> None: ...
 
 
 class VaultState:
@@ -36,6 +42,7 @@ class VaultState:
         self.mask_enabled = mask_enabled(config)
         self.missing_policy = missing_policy(config)
         self.keyring_policy = keyring_policy(config)
+        self.keep_key_env = keep_key_env(config)
         self._file: VaultFile | None = None
         self._file_error: VaultError | None = None
         self._file_read = False
@@ -44,13 +51,15 @@ class VaultState:
         self._key_resolved = False
         self._vault: Vault | None = None
         self._vault_error: VaultError | None = None
-        self._masker: Masker | None = None
+        #: The one holder of the run's masker, set once when the vault opens; the stream
+        #: wrappers installed at start-up read it from there.
+        self._slot = masker_slot(config)
         #: Held while the vault opens, and by whatever must happen once per run. An xdist
         #: controller unserializes its workers' reports in execnet's receiver threads,
         #: one per worker, so two threads may open the vault (and mask) at once.
         self.lock = threading.RLock()
-        #: Called once with the opened vault (masking layers, the GitHub mask).
-        self.on_open: list[Callable[[Vault], None]] = []
+        #: Told once when the vault opens (`when_open`).
+        self._listeners: list[OpenListener] = []
         #: The header said "key looked up when a test needs it": the summary names it.
         self.source_pending = False
         #: Whether the ``::add-mask::`` lines of this run were written (once per run).
@@ -88,8 +97,8 @@ class VaultState:
         return KeyLookup(
             path=self.path,
             key_file=Path(key_file).absolute() if key_file else None,
-            key_env=str(self.config.getini("vault_key_env") or "PYTEST_VAULT_KEY"),
-            environ=dict(os.environ),
+            key_env=key_env_name(self.config),
+            environ=environ_with_key(self.config),  # the variable is gone from os.environ
             keyring=self.keyring_policy,
             no_keyring=bool(option.vault_no_keyring),
             no_keyring_option="--vault-no-keyring",
@@ -135,6 +144,25 @@ class VaultState:
         """Use a key found outside the chain (typed at the prompt, or newly created)."""
         self._key, self._key_error, self._key_resolved = found, None, True
 
+    def key_texts(self) -> list[str]:
+        """Every vault key this run has seen, as written: masked like secrets.
+
+        The key found (whichever source: file, variable, hook, keyring, prompt, or the
+        controller's hand-over), and every key listed in the key variable, even those that
+        do not open this vault.
+        """
+        from .key import split_keys
+
+        texts: list[str] = []
+        taken = self.config.stash.get(taken_key_text, None)
+        if taken is not None:
+            texts.extend(text.strip() for text in split_keys(taken))
+        if self._key is not None:
+            texts.append(self._key.key.text())
+        if self.handed_over is not None and "key" in self.handed_over:
+            texts.append(self.handed_over["key"].strip())
+        return list(dict.fromkeys(text for text in texts if text))
+
     def forget_file(self) -> None:
         self._file_read = False
         self._file = None
@@ -162,13 +190,24 @@ class VaultState:
 
     def _opened(self, vault: Vault) -> None:
         # The masker first: whoever sees the vault open (`is_open`) may mask at once.
+        masker: Masker | None = None
         if self.mask_enabled:
             from .masking import Masker
 
-            self._masker = Masker(dict(vault.items()))
+            masker = Masker(dict(vault.items()), keys=self.key_texts())
+        self._slot.opened(vault, masker)
         self._vault = vault
-        for listener in self.on_open:  # they may call vault(): the lock is re-entrant
-            listener(vault)
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.opened(vault, masker)
+
+    def when_open(self, listener: OpenListener) -> None:
+        """Tell ``listener`` when the vault opens (at once if it is open)."""
+        with self.lock:
+            if self._vault is None:
+                self._listeners.append(listener)
+                return
+        listener.opened(self._vault, self.masker)
 
     @property
     def is_open(self) -> bool:
@@ -176,8 +215,8 @@ class VaultState:
 
     @property
     def masker(self) -> Masker | None:
-        """The masker of the opened vault; None while it is closed or masking is off."""
-        return self._masker
+        """The masker of the opened vault; None while it is closed, empty or masking is off."""
+        return self._slot.masker
 
     # -- what a test that needs the vault gets -------------------------------------------
 
@@ -197,7 +236,7 @@ class VaultState:
 
     def locked_reason(self) -> str:
         """The skip reason of a test that needs a locked vault: how to provide the key."""
-        key_env = str(self.config.getini("vault_key_env") or "PYTEST_VAULT_KEY")
+        key_env = key_env_name(self.config)
         if not self.exists():
             return (
                 f"vault locked: there is no vault file {self._display_path()} "
@@ -304,6 +343,8 @@ def skip_test(reason: str) -> NoReturn:
 
 
 state_key = pytest.StashKey[VaultState]()
+#: When the run started (``time.time()``): files changed since are the run's.
+run_started = pytest.StashKey[float]()
 
 
 def get_state(config: pytest.Config) -> VaultState:

@@ -27,14 +27,9 @@ from _pytest.reports import CollectErrorRepr
 from _pytest.subtests import SubtestContext, SubtestReport
 
 from pytest_vault.masking import Masker
-from pytest_vault.reportmask import (
-    MaskingStream,
-    _MaskedFormat,
-    mask_report,
-    mask_value,
-    rename_item,
-    was_masked,
-)
+from pytest_vault.reportmask.logs import MaskedFormat
+from pytest_vault.reportmask.walker import mask_report, mask_value, rename_item, was_masked
+from pytest_vault.streams import MaskingStream
 
 TOKEN = "tok_Vq3Lx8Rm2Zp7Wk4Nj9Hb6Ct1Fy5Gd0Se3Ua8Io2Pl7Kx4Mz9Qw6Er1T"
 PEM = "-----BEGIN TEST KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNq8Zr5Tw2\n-----END TEST KEY-----"
@@ -336,7 +331,7 @@ def test_rename_item_masks_the_name_and_node_id(pytester: pytest.Pytester, maske
 def test_log_formatting_is_masked_but_the_record_is_not(masker: Masker) -> None:
     record = logging.LogRecord("app", logging.WARNING, "x.py", 1, "token %s", (TOKEN,), None)
     formatter = logging.Formatter("%(levelname)s %(message)s")
-    masked_format = _MaskedFormat(formatter.format, masker)
+    masked_format = MaskedFormat(formatter.format, masker)
     assert masked_format(record) == "WARNING token <vault:TOKEN>"
     assert record.getMessage() == "token " + TOKEN  # caplog sees the real record
 

@@ -212,7 +212,12 @@ def test_threads_that_open_the_vault_at_once_open_it_once(
 ) -> None:
     state, built = slow_masker_state
     opened: list[object] = []
-    state.on_open.append(opened.append)
+
+    class Listener:
+        def opened(self, vault: object, masker: object) -> None:
+            opened.append(vault)
+
+    state.when_open(Listener())
     start = threading.Barrier(4)
     errors: list[BaseException] = []
 
