@@ -47,6 +47,8 @@ from functools import lru_cache
 from typing import TypeAlias
 from urllib.parse import quote, quote_plus
 
+from .key import KEY_PREFIX
+
 __all__ = [
     "FRAGMENT_LENGTH",
     "KEY_NAME",
@@ -500,6 +502,7 @@ class Masker:
     __slots__ = (
         "_dense",
         "_forms",
+        "_keys",
         "_names",
         "_owners",
         "_quick",
@@ -514,10 +517,17 @@ class Masker:
         for name, value in secrets.items():
             if len(value) >= MIN_MASKED_LENGTH:
                 names_of.setdefault(value, []).append(name)
-        # Vault keys are masked like secrets, whole and as fragments, as ``<vault:key>``.
+        # Vault keys are masked like secrets, whole and as fragments, as ``<vault:key>``;
+        # fragments of the body only: the prefix every key shares names no key.
+        whole_keys: list[str] = []
         for key in keys:
-            if len(key) >= MIN_MASKED_LENGTH:
-                names_of.setdefault(key, []).append(KEY_NAME)
+            body = key[len(KEY_PREFIX) :] if key.upper().startswith(KEY_PREFIX) else key
+            if len(body) >= MIN_MASKED_LENGTH:
+                names_of.setdefault(body, []).append(KEY_NAME)
+                whole_keys.append(key)
+        self._keys: re.Pattern[str] | None = None
+        if whole_keys:
+            self._keys = re.compile("|".join(map(re.escape, whole_keys)), re.IGNORECASE)
         self._names = frozenset(name for names in names_of.values() for name in names)
         # Owners sorted longest value first: the index is the last tie-breaker.
         owners = sorted(((min(names), value) for value, names in names_of.items()), key=_longest)
@@ -618,6 +628,8 @@ class Masker:
             return text
         if self._token is None or len(text) < MIN_MASKED_LENGTH:
             return text
+        if self._keys is not None:  # a whole key, prefix included
+            text = self._keys.sub(f"<vault:{KEY_NAME}>", text)
         if "<vault:" not in text:
             return self._mask_between_tokens(text)
         parts: list[str] = []

@@ -43,7 +43,7 @@ import pytest
 
 # Imported before any pytester snapshot of sys.modules (see test_plugin.py).
 import pytest_vault.vault  # noqa: F401
-from pytest_vault.key import VaultKey
+from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.masking import FRAGMENT_LENGTH, MIN_MASKED_LENGTH, github_add_mask_lines
 from pytest_vault.vault import create_vault, set_secrets
 
@@ -81,6 +81,11 @@ SECRETS: dict[str, str] = {
 }
 #: Secrets that must never appear (in any form).
 MASKED = {name: value for name, value in SECRETS.items() if len(value) >= MIN_MASKED_LENGTH}
+#: The vault's key, and another key listed beside it in the key variable: masked too.
+KEY = VaultKey.generate()
+OTHER_KEY = VaultKey.generate()
+#: What must never appear of the keys (their common prefix may: it names no key).
+KEYS = {"KEY": KEY.text()[len(KEY_PREFIX) :], "OTHER_KEY": OTHER_KEY.text()[len(KEY_PREFIX) :]}
 #: What the longer of two overlapping secrets adds: never left behind on its own.
 TAIL = "-tail"
 FAST = ("-p", "no:hypothesispytest")
@@ -98,6 +103,9 @@ CONFTEST = '''
 import json
 import logging
 import os
+import sys
+import threading
+import tracemalloc  # noqa: F401 - imported by pytest while collecting garbage otherwise
 
 import pytest
 
@@ -111,11 +119,72 @@ def _open(config):
     return _vaultvalues.VALUES
 
 
-def pytest_collectstart(collector):
+def pytest_sessionstart(session):
     # Opened before the test modules are imported: the collection error and the
-    # import-time warning below need the values.
-    if isinstance(collector, pytest.Session):
-        _open(collector.config)
+    # import-time warning below need the values. Printed outside any test.
+    values = _open(session.config)
+    print("session start: " + values["TOKEN"])
+
+
+class Unraisable:
+    """Raises in __del__ when the garbage collector finds it, at the end of the session."""
+
+    def __del__(self):
+        raise RuntimeError("unraisable: " + _vaultvalues.VALUES["OVERLAP_LONG"])
+
+
+def _thread_fails():
+    raise ValueError("in a thread: " + _vaultvalues.VALUES["PEM"])
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    values = _vaultvalues.VALUES
+    print("session end: " + values["WEIRD"])
+    sys.stderr.write("session end on stderr: " + values["TOKEN"] + "\\n")
+    cycle = Unraisable()
+    cycle.itself = cycle  # collected late, by pytest's unraisable-exception plugin
+    del cycle
+    thread = threading.Thread(target=_thread_fails)
+    thread.start()
+    thread.join()
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set("leaks/values", {"token": values["TOKEN"], "list": [values["PEM"]]})
+    # A file the run writes that no known plugin writes: named in a warning, never masked.
+    dumps = os.path.join(str(config.rootpath), "dumps")
+    os.makedirs(dumps, exist_ok=True)
+    with open(os.path.join(dumps, "secret.txt"), "w", encoding="utf-8") as file:
+        file.write("dumped " + values["TOKEN"])
+    if os.environ.get("LEAKS_TRIGGER") == "exit-at-end":
+        pytest.exit("stopped at the end: " + values["SIX"])
+
+
+def pytest_vault_key(config):
+    # The key from a file the test wrote (debug runs: the trace shows what hooks return).
+    path = os.environ.get("LEAKS_KEY_FILE")
+    if path:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    # pytest-html's extras, as its documentation shows them being added.
+    report = yield
+    if call.when == "call" and item.name == "test_eq":
+        from pytest_html import extras
+
+        values = _vaultvalues.VALUES
+        report.extras = [
+            extras.text("text extra " + values["TOKEN"], name="token"),
+            extras.json({"pem": values["PEM"]}),
+            extras.url("https://example.com/?token=" + values["TOKEN"]),
+        ]
+    return report
 
 
 def pytest_generate_tests(metafunc):
@@ -156,6 +225,7 @@ def pytest_terminal_summary(terminalreporter):
     # Printed straight to the terminal: only the terminal net masks this.
     values = _open(terminalreporter.config)
     terminalreporter.write_line("summary: " + values["OVERLAP_LONG"] + " and " + values["SIX"])
+    terminalreporter.write_line("key: " + get_state(terminalreporter.config).found_key().key.text())
 
 
 class Observer:
@@ -212,17 +282,21 @@ LAYER_HOOKS = {  # layer -> (plugin name, its hooks)
 }
 
 
+class NoMasker:
+    masker = None
+
+
 _switched = []
 
 
 def pytest_plugin_registered(plugin, plugin_name, manager):
     """Switch off the layers named in LEAKS_DISABLE_LAYER (comma-separated; a "worker-"
     prefix: on xdist workers only) as soon as pytest-vault registers them: at start-up
-    under xdist, else when the vault opens. The collection layer comes last."""
-    if plugin_name != "vault-masking-collect" or _switched:
+    under xdist, else when the vault opens. The file layer comes last."""
+    if plugin_name != "vault-masking-files" or _switched:
         return
     _switched.append(plugin)
-    config = plugin.layers.config
+    config = plugin.config
     for layer in filter(None, os.environ.get("LEAKS_DISABLE_LAYER", "").split(",")):
         if layer.startswith("worker-"):
             if not hasattr(config, "workerinput"):
@@ -254,6 +328,16 @@ def disable(config, layer):
         type(junit).masked = staticmethod(lambda config, record: record)
     elif layer == "github":
         layers.emit_github_masks = lambda: None
+    elif layer == "files":
+        files = config.pluginmanager.get_plugin("vault-masking-files")
+        files.opened = lambda vault, masker: None
+        files.sweep = lambda **kwargs: None
+    elif layer == "std-streams":
+        for stream in (sys.stdout, sys.stderr):
+            stream._slot = NoMasker()
+    elif layer == "trace":
+        root = config.trace.root
+        root.setwriter(root._writer.write)
     else:
         raise AssertionError("unknown layer " + layer)
 '''
@@ -436,6 +520,20 @@ def test_subtests(vault, subtests):
 
 def test_contract(vault):
     assert (vault["TWO"], vault["EMPTY"]) == ("Q7", "")
+
+
+def test_key_out_of_reach(vault, request):
+    import os
+    import subprocess
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ.get('PYTEST_VAULT_KEY'))"],
+        capture_output=True, text=True, check=True,
+    )
+    print("key seen by the test:", os.environ.get("PYTEST_VAULT_KEY"), "by a child:", child.stdout)
+    assert os.environ.get("PYTEST_VAULT_KEY") is None
+    assert child.stdout.strip() == "None"
+    assert "pytest_vault" not in getattr(request.config, "workerinput", {})
 """
 
 #: Source with a near-miss literal of TOKEN (it differs in the last character): the
@@ -476,15 +574,16 @@ def raises():
     """
 '''
 
-#: Files written by the test (inputs, not output): not searched.
-INPUTS = {"test_literal.py"}
+#: Files written by the test (inputs, not output), or on purpose by the project (the
+#: changed file the run names in its warning): not searched.
+INPUTS = {"test_literal.py", "key.txt", "secret.txt"}
 
 #: Outcomes of a run without --doctest-modules or xdist. Under xdist each of the two
 #: workers reports the collection error; --doctest-modules adds two failing doctests and
 #: imports the erroring module once more.
 OUTCOMES = {
     "failed": 28,
-    "passed": 7,
+    "passed": 8,
     "skipped": 2,
     "xfailed": 2,
     "xpassed": 1,
@@ -505,11 +604,10 @@ def write_project(pytester: pytest.Pytester, ini: str = "") -> str:
         test_collect_skip=COLLECT_SKIP,
         docmod=DOCTEST,
     )
-    key = VaultKey.generate()
     path = pytester.path / "secrets.vault.toml"
-    create_vault(path, key)
-    set_secrets(path, key, SECRETS)
-    return key.text()
+    create_vault(path, KEY)
+    set_secrets(path, KEY, SECRETS)
+    return KEY.text()
 
 
 @pytest.fixture
@@ -615,7 +713,7 @@ class SecretSearch:
         return leaks
 
 
-SEARCH = SecretSearch(MASKED)
+SEARCH = SecretSearch({**MASKED, **KEYS})
 
 
 def views(text: str) -> Iterator[tuple[str, str]]:
@@ -772,6 +870,19 @@ def expected_outcomes(flags: Flags) -> dict[str, int]:
     return outcomes
 
 
+def assert_outside_tests_masked(result: pytest.RunResult, *, summary: bool = True) -> None:
+    """What the project's hooks print or raise outside tests was there, masked."""
+    text, errors = str(result.stdout), str(result.stderr)
+    if summary:
+        assert "key: <vault:key>" in text
+    assert "session start: <vault:TOKEN>" in text
+    assert "session end: <vault:WEIRD>" in text
+    assert "session end on stderr: <vault:TOKEN>" in errors
+    assert "RuntimeError: unraisable: <vault:OVERLAP_LONG>" in errors
+    assert "ValueError: in a thread: <vault:PEM>" in errors
+    assert "dumps/secret.txt: <vault:TOKEN>" in text  # named, not masked
+
+
 def assert_ran_as_expected(result: pytest.RunResult, flags: Flags) -> None:
     """The run was not vacuous: every test had its outcome, and masking did happen."""
     text = str(result.stdout)
@@ -783,6 +894,7 @@ def assert_ran_as_expected(result: pytest.RunResult, flags: Flags) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # Masked values read <vault:NAME>; the conftest's summary line is always printed.
     assert "summary: <vault:OVERLAP_LONG> and <vault:SIX>" in text
+    assert_outside_tests_masked(result)
     assert "<vault:TWO>" not in text
     assert "<vault:EMPTY>" not in text
     if flags.report_all and flags.tb != "no":  # --tb=no leaves the PASSES section out
@@ -843,14 +955,17 @@ MODES = {
     "setup-plan": ["--setup-plan", "-v"],
     "stepwise": ["--sw", "-rA", "--junitxml=reports/junit.xml"],
     "exit": ["--fulltrace", "-rA", "--junitxml=reports/junit.xml"],
+    "exit-at-end": ["-q", "--junitxml=reports/junit.xml"],
     "internal-error": ["--junitxml=reports/junit.xml", "-o", "log_file=logs/run.log"],
+    # Test output written to the terminal as it happens, and kept for the report.
+    "tee-sys": ["--capture=tee-sys", "-rA", "-o", "log_cli=true"],
 }
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_other_modes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     args = MODES[mode]
-    if mode in ("exit", "internal-error"):
+    if mode in ("exit", "exit-at-end", "internal-error"):
         monkeypatch.setenv("LEAKS_TRIGGER", mode)
     if "-n" not in args:
         args = [*args, "-p", "no:xdist"]
@@ -869,6 +984,16 @@ def test_other_modes(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, 
     elif mode == "exit":
         assert result.ret == pytest.ExitCode.INTERRUPTED
         assert "stopped by the plugin: <vault:TOKEN>" in text
+    elif mode == "exit-at-end":
+        assert result.ret == pytest.ExitCode.TESTS_FAILED  # pytest.exit() keeps it there
+        assert "Exit: stopped at the end: <vault:SIX>" in str(result.stderr)
+        # No summary: the run's other output and the changed-file warning come after.
+        assert_outside_tests_masked(result, summary=False)
+    elif mode == "tee-sys":
+        assert_outside_tests_masked(result)
+        # Printed twice: as the test ran, and in the report's section.
+        shown = "stdout <vault:TOKEN> <vault:PEM> <vault:WEIRD> <vault:SIX> <vault:BIG>"
+        assert text.count(shown) == 2
     else:
         assert result.ret == pytest.ExitCode.INTERNAL_ERROR
         assert "INTERNALERROR> RuntimeError: the plugin crashed on <vault:PEM>" in text
@@ -905,39 +1030,47 @@ class Removal:
         return self.layers
 
 
+# The file layer masks the JUnit XML and the cache in place at the end of the run: the
+# layers that keep secrets out of those files in the first place are removed with it.
 REMOVALS = [
     # Test reports: masked as made, and (backed up) when logged; with both off, everything
     # the reports carry leaks into the JUnit XML and to any reporter.
-    Removal("test-reports,logged-reports", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
+    Removal(
+        "test-reports,logged-reports,files", ALL_CHANNELS, ("reports/junit.xml", "observed/main")
+    ),
     # Logged: a subtest's report is a copy made after makereport, with its own output.
     Removal("logged-reports", ALL_CHANNELS, ("observed/main",)),
-    Removal("collect-reports", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
+    Removal("collect-reports,files", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
     # Warnings: the terminal net covers the summary; reporters get them raw.
     Removal("warnings", ALL_CHANNELS, ("observed/main",)),
     # Node ids: explicit parametrize ids reach the cache and every reporter.
-    Removal("node-ids", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids", "observed/main")),
+    Removal("node-ids,files", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids", "observed/main")),
     # Generated ids: the node-id layer masks them too; with both off they leak.
-    Removal("node-ids,generated-ids", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids",)),
+    Removal("node-ids,generated-ids,files", ALL_CHANNELS, (".pytest_cache/v/cache/nodeids",)),
+    # Files: values stored with config.cache.set (the report files: test_reporting_plugins).
+    Removal("files", ALL_CHANNELS, (".pytest_cache/v/leaks/values",)),
+    # sys.stdout / sys.stderr: what hooks print outside tests, late warnings, pytest.exit.
+    Removal("std-streams", ALL_CHANNELS, ("stdout", "stderr")),
     Removal("log-log-file", ALL_CHANNELS, ("logs/run.log",)),
     # Live logging: the terminal net covers it too; with both off it leaks.
     Removal("terminal,log-log-cli", ALL_CHANNELS, ("stdout",)),
     Removal("terminal", ALL_CHANNELS, ("stdout",)),
-    Removal("junit-fixtures", ALL_CHANNELS, ("reports/junit.xml",)),
+    Removal("junit-fixtures,files", ALL_CHANNELS, ("reports/junit.xml",)),
     Removal(
-        "internal-errors",
+        "internal-errors,files",
         _row("long", "-q", 0, 0, 0, 0, "xunit1", 1, 0, 0, 0, 0),
         ("reports/junit.xml",),
         trigger="internal-error",
     ),
     # xdist: workers mask before sending, the controller again; with both off it leaks.
     Removal(
-        "worker-test-reports,worker-logged-reports,worker-collect-reports,controller-reports",
+        "worker-test-reports,worker-logged-reports,worker-collect-reports,controller-reports,files",
         ALL_CHANNELS_XDIST,
         ("stdout", "reports/junit.xml", "observed/main"),
     ),
     # ... and so it does when the workers do not tell the controller their vault is open.
     Removal(
-        "worker-test-reports,worker-logged-reports,worker-collect-reports,worker-open-flag",
+        "worker-test-reports,worker-logged-reports,worker-collect-reports,worker-open-flag,files",
         ALL_CHANNELS_XDIST,
         ("stdout", "reports/junit.xml", "observed/main"),
     ),
@@ -967,7 +1100,7 @@ def test_removing_a_layer_leaks(
     leaks = find_leaks(project, result)
     for channel in removal.channels:
         assert any(leak.channel.startswith(channel) for leak in leaks), (channel, leaks)
-    if removal.layers == "node-ids":  # generated ids are still masked, by their own layer
+    if removal.layers == "node-ids,files":  # generated ids are still masked by their layer
         nodeids = (project.path / ".pytest_cache" / "v" / "cache" / "nodeids").read_text()
         assert "test_generated_ids[<vault:TOKEN>]" in nodeids
     if removal.layers == "terminal,log-log-cli":  # not only the conftest's summary line
@@ -1032,8 +1165,9 @@ def test_github_actions_add_mask_once_per_run(
     lines = [line for line in result.stdout.lines if line.startswith("::add-mask::")]
     # Each workflow command starts a line (the runner reads them nowhere else).
     assert str(result.stdout).count("::add-mask::") == len(lines)
-    expected = github_add_mask_lines(SECRETS)
-    # Every secret of 4 characters or more, and each line of a multi-line one, once.
+    expected = github_add_mask_lines({**SECRETS, "the key": KEY.text()})
+    # Every secret of 4 characters or more, each line of a multi-line one, and the key, once.
+    assert f"::add-mask::{KEY.text()}" in lines
     assert sorted(lines) == sorted(expected)
     assert len(expected) == len(set(expected))
     pem_lines = SECRETS["PEM"].splitlines()
@@ -1057,3 +1191,135 @@ def test_github_layer_removed_emits_nothing(
     monkeypatch.setenv("LEAKS_DISABLE_LAYER", "github")
     result = project.runpytest_subprocess(*FAST, "-q", "-p", "no:xdist")
     assert not [line for line in result.stdout.lines if line.startswith("::add-mask::")]
+
+
+# -- the key: out of the tests' reach, masked where it is kept ----------------------------------
+
+KEPT = """
+import os
+
+
+def test_key_kept(vault):
+    print("key variable:", os.environ["PYTEST_VAULT_KEY"])
+    assert len(os.environ["PYTEST_VAULT_KEY"].split()) == 2
+"""
+
+
+def test_vault_keep_key_env_keeps_the_variable_and_masks_every_key(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two keys listed: another one first, then this vault's. Both are masked.
+    monkeypatch.setenv("PYTEST_VAULT_KEY", OTHER_KEY.text() + "\n" + KEY.text())
+    project.makepyfile(test_kept=KEPT)
+    result = project.runpytest_subprocess(
+        *FAST, "-p", "no:xdist", "-o", "vault_keep_key_env=true", "-rA", "test_kept.py"
+    )
+    result.assert_outcomes(passed=1)
+    assert "key variable: <vault:key>\n<vault:key>" in str(result.stdout)
+    assert_no_leaks(project, result)
+
+
+@pytest.mark.parametrize("trace", ["debug-file", "PYTEST_DEBUG", "removed"])
+def test_debug_trace(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, trace: str) -> None:
+    """``--debug`` (a file) and ``PYTEST_DEBUG`` (stderr) trace every hook's arguments and
+    results: assertion operands, the key the ``pytest_vault_key`` hook returns."""
+    key_file = project.path / "key.txt"
+    key_file.write_text(KEY.text(), encoding="utf-8")
+    monkeypatch.delenv("PYTEST_VAULT_KEY")
+    monkeypatch.setenv("LEAKS_KEY_FILE", str(key_file))
+    args = ["--debug=debug.log"]
+    if trace == "PYTEST_DEBUG":
+        monkeypatch.setenv("PYTEST_DEBUG", "1")
+        args = []
+    if trace == "removed":
+        monkeypatch.setenv("LEAKS_DISABLE_LAYER", "trace")
+    result = project.runpytest_subprocess(
+        *FAST, *KEEP_GOING, "-p", "no:xdist", *args, "-k", "test_eq"
+    )
+    trace_text = (
+        str(result.stderr) if trace == "PYTEST_DEBUG" else (project.path / "debug.log").read_text()
+    )
+    if trace == "removed":
+        assert "debug.log" in {leak.channel for leak in find_leaks(project, result)}
+        return
+    assert_no_leaks(project, result)
+    assert "finish pytest_vault_key --> <vault:key>" in trace_text
+    assert "<vault:TOKEN>" in trace_text
+
+
+# -- reporting plugins users add: their files are masked in place ------------------------------
+
+PLUGIN_TESTS = """
+import pytest
+from hypothesis import event, given, settings, strategies as st
+
+from _vaultvalues import VALUES
+
+
+@pytest.mark.parametrize("token", [VALUES["TOKEN"]], ids=["token"])
+def test_benchmarked(benchmark, token):
+    benchmark.extra_info["pem"] = VALUES["PEM"]
+    benchmark(lambda: token)
+
+
+@settings(max_examples=3, database=None)
+@given(st.integers())
+def test_hypothesis(vault, n):
+    event("event " + vault["TOKEN"])
+    assert n is None, "hypothesis says " + vault["WEIRD"]
+"""
+
+PLUGIN_ARGS = (
+    "--junitxml=reports/junit.xml",
+    "--html=reports/report.html",
+    "--json-report",
+    "--json-report-file=reports/report.json",
+    "--report-log=reports/log.jsonl",
+    "--alluredir=allure-results",
+    "--benchmark-json=reports/bench.json",
+    "--benchmark-autosave",
+)
+
+
+@pytest.mark.parametrize("run", ["single", "xdist", "files-removed"])
+def test_reporting_plugins(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, run: str
+) -> None:
+    """pytest-html (with extras), pytest-json-report, pytest-reportlog, allure-pytest,
+    pytest-benchmark and hypothesis's observability output, installed for real."""
+    project.makepyfile(test_plugins=PLUGIN_TESTS)
+    monkeypatch.setenv("HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY", "1")
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # pytest-benchmark would turn itself off
+    args = ["-n", "2"] if run == "xdist" else ["-p", "no:xdist"]
+    if run == "files-removed":
+        monkeypatch.setenv("LEAKS_DISABLE_LAYER", "files")
+    result = project.runpytest_subprocess(*KEEP_GOING, "-rA", *args, *PLUGIN_ARGS, timeout=240)
+    assert "INTERNALERROR" not in str(result.stdout) + str(result.stderr)
+    root = project.path
+    written = {
+        "reports/report.html",
+        "reports/report.json",
+        "reports/log.jsonl",
+        "reports/junit.xml",
+    }
+    assert all((root / name).is_file() for name in written)
+    allure = list((root / "allure-results").glob("*-result.json"))
+    observed = list((root / ".hypothesis" / "observed").glob("*.jsonl"))
+    assert allure
+    assert observed
+    if run != "xdist":  # pytest-benchmark turns itself off under xdist
+        assert (root / "reports" / "bench.json").is_file()
+        assert list((root / ".benchmarks").rglob("*.json"))
+    leaks = find_leaks(project, result)
+    if run == "files-removed":
+        channels = {leak.channel.split("/")[0] for leak in leaks}
+        assert {"allure-results", ".hypothesis", ".benchmarks", "reports"} <= channels
+        return
+    assert not leaks, [str(leak) for leak in leaks]
+    # Masked, not emptied: the files show where secrets were.
+    assert any("<vault:TOKEN>" in path.read_text("utf-8") for path in allure)
+    assert any("<vault:" in path.read_text("utf-8") for path in observed)
+    assert "vault:TOKEN&amp;gt;" in (root / "reports" / "report.html").read_text("utf-8")
+    for path in (*allure, root / "reports" / "report.json"):
+        json.loads(path.read_text("utf-8"))  # still valid JSON

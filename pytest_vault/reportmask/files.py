@@ -22,6 +22,7 @@ import contextlib
 import copy
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -75,22 +76,17 @@ class FileMasks:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """After every plugin's ``pytest_sessionfinish`` wrote its file."""
         self.sweep(look_elsewhere=True)
-        if self.holding:
-            terminalreporter.write_sep("=", "pytest-vault warning", yellow=True)
-            terminalreporter.write_line(
-                "These files were written during the run and hold a secret value "
-                "(not masked: pytest-vault masks only the report files it knows):"
-            )
-            for path, names in sorted(self.holding.items()):
-                tokens = ", ".join(f"<vault:{name}>" for name in names)
-                terminalreporter.write_line(f"  {path}: {tokens}")
+        self._warn(terminalreporter)
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
-        """Files closed only now (pytest-reportlog), or written after the summary."""
+        """Files closed only now (pytest-reportlog), or written after the summary; the whole
+        sweep when there was no summary (``pytest.exit`` in ``pytest_sessionfinish``)."""
         self.sweep(look_elsewhere=not self._swept)
+        self._warn(self.config.pluginmanager.get_plugin("terminalreporter"))
 
     _swept = False
+    _warned = False
 
     def sweep(self, *, look_elsewhere: bool) -> None:
         masker = self.masker
@@ -102,6 +98,25 @@ class FileMasks:
             mask_file(path, masker)
         if look_elsewhere:
             self._find_elsewhere(masker, known)
+
+    def _warn(self, reporter: pytest.TerminalReporter | None) -> None:
+        if not self.holding or self._warned:
+            return
+        self._warned = True
+        lines = [
+            "These files were written during the run and hold a secret value (pytest-vault "
+            "masks only the report files it knows; see docs/masking.md):",
+            *(
+                f"  {path}: " + ", ".join(f"<vault:{name}>" for name in names)
+                for path, names in sorted(self.holding.items())
+            ),
+        ]
+        if reporter is not None:
+            reporter.write_sep("=", "pytest-vault warning", yellow=True)
+            for line in lines:
+                reporter.write_line(line)
+        else:
+            sys.stderr.write("pytest-vault warning: " + "\n".join(lines) + "\n")
 
     def _changed(self, locations: list[Path]) -> Iterator[Path]:
         for location in locations:

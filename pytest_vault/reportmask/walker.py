@@ -29,6 +29,8 @@ _MASKED_AS = "_vault_masked_as"
 _WALKED_REPRS = frozenset({"ExceptionChainRepr", "ReprExceptionInfo"})
 #: Types of extra report attributes that hold a test's text (pytest's subtests).
 _TEXT_ATTRIBUTE_TYPES = frozenset({"SubtestContext"})
+#: Extra report attributes walked whatever they hold: strings and plain containers.
+_PLAIN = (str, list, tuple, dict)
 #: Extra report attributes that are lists of pytest-html extras (dicts).
 _EXTRAS = frozenset({"extras", "extra"})
 #: pytest-html extras whose content is binary (base64), not text.
@@ -233,10 +235,10 @@ def walk_report(report: pytest.TestReport | pytest.CollectReport, visit: Visit) 
     attributes = vars(report)
     for name in attributes.keys() - _REPORT_ATTRIBUTES:
         value = attributes[name]
-        if isinstance(value, str) or type(value).__name__ in _TEXT_ATTRIBUTE_TYPES:
-            new = walk(value, visit)
-        elif name in _EXTRAS and isinstance(value, list):
+        if name in _EXTRAS and isinstance(value, list):
             new = _walk_extras(value, visit)
+        elif isinstance(value, _PLAIN) or type(value).__name__ in _TEXT_ATTRIBUTE_TYPES:
+            new = walk(value, visit)  # e.g. pytest-json-report's captured output (a dict)
         else:
             continue
         if new is not value:
