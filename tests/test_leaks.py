@@ -121,8 +121,12 @@ def _open(config):
 
 def pytest_sessionstart(session):
     # Opened before the test modules are imported: the collection error and the
-    # import-time warning below need the values. Printed outside any test.
-    values = _open(session.config)
+    # import-time warning below need the values. Printed outside any test. Not on an
+    # xdist controller: it opens its vault when its workers' reports say theirs is open.
+    config = session.config
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    values = _open(config)
     print("session start: " + values["TOKEN"])
 
 
@@ -141,7 +145,7 @@ def pytest_sessionfinish(session):
     config = session.config
     if hasattr(config, "workerinput"):
         return
-    values = _vaultvalues.VALUES
+    values = _open(config)
     print("session end: " + values["WEIRD"])
     sys.stderr.write("session end on stderr: " + values["TOKEN"] + "\\n")
     cycle = Unraisable()
@@ -870,12 +874,15 @@ def expected_outcomes(flags: Flags) -> dict[str, int]:
     return outcomes
 
 
-def assert_outside_tests_masked(result: pytest.RunResult, *, summary: bool = True) -> None:
+def assert_outside_tests_masked(
+    result: pytest.RunResult, *, summary: bool = True, xdist: bool = False
+) -> None:
     """What the project's hooks print or raise outside tests was there, masked."""
     text, errors = str(result.stdout), str(result.stderr)
     if summary:
         assert "key: <vault:key>" in text
-    assert "session start: <vault:TOKEN>" in text
+    if not xdist:  # the controller does not print it
+        assert "session start: <vault:TOKEN>" in text
     assert "session end: <vault:WEIRD>" in text
     assert "session end on stderr: <vault:TOKEN>" in errors
     assert "RuntimeError: unraisable: <vault:OVERLAP_LONG>" in errors
@@ -894,7 +901,7 @@ def assert_ran_as_expected(result: pytest.RunResult, flags: Flags) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # Masked values read <vault:NAME>; the conftest's summary line is always printed.
     assert "summary: <vault:OVERLAP_LONG> and <vault:SIX>" in text
-    assert_outside_tests_masked(result)
+    assert_outside_tests_masked(result, xdist=flags.xdist)
     assert "<vault:TWO>" not in text
     assert "<vault:EMPTY>" not in text
     if flags.report_all and flags.tb != "no":  # --tb=no leaves the PASSES section out
@@ -1323,3 +1330,11 @@ def test_reporting_plugins(
     assert "vault:TOKEN&amp;gt;" in (root / "reports" / "report.html").read_text("utf-8")
     for path in (*allure, root / "reports" / "report.json"):
         json.loads(path.read_text("utf-8"))  # still valid JSON
+
+
+def test_vault_keep_key_env_must_be_a_boolean(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess(
+        *FAST, "-p", "no:xdist", "-o", "vault_keep_key_env=perhaps"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*vault_keep_key_env * is not true or false*"])

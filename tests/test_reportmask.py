@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +30,18 @@ from _pytest.doctest import ReprFailDoctest
 from _pytest.reports import CollectErrorRepr
 from _pytest.subtests import SubtestContext, SubtestReport
 
+from pytest_vault.key import VaultKey
 from pytest_vault.masking import Masker
+from pytest_vault.reportmask.files import changed_files, mask_cache_set, mask_file
 from pytest_vault.reportmask.logs import MaskedFormat
-from pytest_vault.reportmask.walker import mask_report, mask_value, rename_item, was_masked
-from pytest_vault.streams import MaskingStream
+from pytest_vault.reportmask.walker import (
+    mask_report,
+    mask_value,
+    rename_item,
+    walk_report,
+    was_masked,
+)
+from pytest_vault.streams import MaskedTrace, MaskerSlot, MaskingStream
 
 TOKEN = "tok_Vq3Lx8Rm2Zp7Wk4Nj9Hb6Ct1Fy5Gd0Se3Ua8Io2Pl7Kx4Mz9Qw6Er1T"
 PEM = "-----BEGIN TEST KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNq8Zr5Tw2\n-----END TEST KEY-----"
@@ -352,3 +364,153 @@ def test_the_terminal_net_masks_each_write_once_the_vault_is_open(masker: Masker
     assert out.getvalue() == "before the vault opened: Zq9#Wx\nsummary: <vault:TOKEN>\n"
     assert stream.unmasked is out
     assert stream.getvalue() == out.getvalue()  # everything else is the wrapped stream's
+
+
+# -- one walker: the check and the rewrite visit the same strings -------------------------------
+
+
+def _report_with_everything() -> pytest.TestReport:
+    with pytest.raises(RuntimeError) as excinfo:
+        failing("TOKEN", "PEM")
+    report = pytest.TestReport(
+        "test_x.py::test_it[" + SECRETS["SIX"] + "]",
+        ("test_x.py", 1, "test_it"),
+        {"test_it": 1, SECRETS["SIX"]: 1},
+        "failed",
+        excinfo.getrepr(style="long", showlocals=True),
+        "call",
+        sections=[("Captured stdout call", "out " + PEM)],
+        user_properties=[("token", TOKEN), ("n", 3)],
+    )
+    report.wasxfail = "reason " + WEIRD  # type: ignore[attr-defined]
+    # pytest-html's extras, and pytest-json-report's captured output (a dict).
+    report.extras = [  # type: ignore[attr-defined]
+        {"name": "token", "format_type": "text", "content": "extra " + TOKEN},
+        {"name": "image", "format_type": "image", "content": "iVBORw0KGgo" + TOKEN},
+    ]
+    report._json_report_extra = {"call": {"stdout": "printed " + TOKEN}}  # type: ignore[attr-defined]
+    return report
+
+
+def test_finding_and_rewriting_visit_the_same_strings(masker: Masker) -> None:
+    report = _report_with_everything()
+    found: list[str] = []
+    walk_report(report, lambda text: found.append(text) or text)
+    rewritten: list[str] = []
+
+    def mask(text: str) -> str:
+        rewritten.append(text)
+        return masker.mask(text)
+
+    walk_report(report, mask)
+    # The same strings, in the same order (a repr object reached twice, as pytest's chain
+    # and its last link, is met the second time already masked).
+    assert [masker.mask(text) for text in rewritten] == [masker.mask(text) for text in found]
+    again: list[str] = []
+    walk_report(report, lambda text: again.append(text) or text)
+    assert len(again) == len(found)
+    assert_clean("\n".join(again).replace("iVBORw0KGgo" + TOKEN, ""))
+
+
+def test_extras_and_plugin_attributes_are_masked_binary_content_is_not(masker: Masker) -> None:
+    report = _report_with_everything()
+    mask_report(report, masker)
+    extras = report.extras  # type: ignore[attr-defined]
+    assert extras[0]["content"] == "extra <vault:TOKEN>"
+    assert extras[1]["content"] == "iVBORw0KGgo" + TOKEN  # base64 image data: left alone
+    assert report._json_report_extra == {"call": {"stdout": "printed <vault:TOKEN>"}}  # type: ignore[attr-defined]
+    assert report.wasxfail == "reason <vault:WEIRD>"  # type: ignore[attr-defined]
+    assert report.keywords == {"test_it": 1, "<vault:SIX>": 1}
+    assert report.user_properties == [("token", "<vault:TOKEN>"), ("n", 3)]
+    assert_clean(report.longreprtext)
+
+
+def test_finding_changes_nothing(masker: Masker) -> None:
+    report = _report_with_everything()
+    before = (report.longreprtext, list(report.user_properties), dict(report.keywords))
+    walk_report(report, lambda text: text)
+    assert (report.longreprtext, report.user_properties, report.keywords) == before
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def test_a_report_file_is_masked_in_place_and_stays_valid_json(
+    masker: Masker, tmp_path: Path
+) -> None:
+    data = {"token": TOKEN, "nested": [{"weird": WEIRD, "n": 1}], TOKEN: "as a key"}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    path.chmod(0o640)
+    assert mask_file(path, masker)
+    masked = json.loads(path.read_text("utf-8"))
+    assert masked["token"] == "<vault:TOKEN>"
+    assert masked["nested"][0]["weird"] == "<vault:WEIRD>"
+    assert_clean(path.read_text("utf-8"))
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    assert not mask_file(path, masker)  # nothing left to mask
+
+
+def test_binary_and_compressed_files_are_left_alone(masker: Masker, tmp_path: Path) -> None:
+    binary = tmp_path / "shot.png"
+    binary.write_bytes(b"\x89PNG\0\0" + TOKEN.encode())
+    compressed = tmp_path / "log.jsonl.gz"
+    compressed.write_text(TOKEN, encoding="utf-8")
+    assert not mask_file(binary, masker)
+    assert not mask_file(compressed, masker)
+    assert binary.read_bytes().endswith(TOKEN.encode())
+
+
+def test_changed_files_skip_old_files_git_and_virtual_environments(tmp_path: Path) -> None:
+    old = tmp_path / "old.txt"
+    old.write_text("x")
+    os.utime(old, (1_000_000, 1_000_000))
+    new = tmp_path / "sub" / "new.txt"
+    new.parent.mkdir()
+    new.write_text("x")
+    for folder in (".git", "venv", "node_modules"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "file.txt").write_text("x")
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("")
+    assert list(changed_files(tmp_path, time.time() - 60, skip=())) == [new]
+
+
+def test_the_cache_stores_masked_values_and_leaves_the_callers_alone(
+    pytester: pytest.Pytester, masker: Masker
+) -> None:
+    config = pytester.parseconfigure()
+    mask_cache_set(config, masker)
+    value = {"token": TOKEN, "items": [PEM]}
+    assert config.cache is not None
+    config.cache.set("vault/test", value)
+    assert value == {"token": TOKEN, "items": [PEM]}
+    assert config.cache.get("vault/test", None) == {
+        "token": "<vault:TOKEN>",
+        "items": ["<vault:PEM>"],
+    }
+
+
+# -- the trace, and keys -----------------------------------------------------------------------
+
+
+def test_the_trace_masks_secrets_once_open_and_key_shaped_text_always(masker: Masker) -> None:
+    key = VaultKey.generate().text()
+    written: list[str] = []
+    slot = MaskerSlot()
+    trace = MaskedTrace(written.append, slot)
+    trace(f"finish pytest_vault_key --> {key} {TOKEN}\n")
+    slot.masker = masker
+    trace(f"left: {TOKEN!r}\n")
+    assert written == [
+        f"finish pytest_vault_key --> <vault:key> {TOKEN}\n",
+        "left: '<vault:TOKEN>'\n",
+    ]
+
+
+def test_keys_are_masked_whole_and_in_pieces_their_prefix_is_not() -> None:
+    key, other = VaultKey.generate().text(), VaultKey.generate().text()
+    keyed = Masker(SECRETS, keys=[key, other.lower()])
+    assert keyed.mask(f"a {key} b {other}") == "a <vault:key> b <vault:key>"
+    assert keyed.mask("piece " + key[20:40]) == "piece <vault:key>"
+    assert keyed.mask("keys start with PYTEST-VAULT-KEY-1") == "keys start with PYTEST-VAULT-KEY-1"
