@@ -1,4 +1,4 @@
-"""Tests of the private Secret Service helper (tests/support/secret_service.py) against real daemons."""
+"""Tests of the private Secret Service helper (tests/support/secret_service.py), real daemons."""
 
 from __future__ import annotations
 
