@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from projects import CliResult, Project
+from secret_service import SecretServiceSession, require_secret_service
 from system_keyring import (
     REAL_KEYRING_VARIABLE,
     SECRET_SERVICE_BACKEND,
@@ -37,9 +39,6 @@ from system_keyring import (
     probe,
     requested_backend,
 )
-
-from conftest import CliResult, Project
-from secret_service import SecretServiceSession, require_secret_service
 
 pytestmark = pytest.mark.real_keyring
 
