@@ -312,7 +312,9 @@ def code_names(tmp_path_factory: pytest.TempPathFactory) -> CodeNames:
     pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder)
     markers_help = _help(sys.executable, "-m", "pytest", "--markers", cwd=folder)
     main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder)
-    commands = set(re.findall(r"(?m)^ {4}([a-z]+)\b", main_help.split("positional arguments:")[1]))
+    commands = set(
+        re.findall(r"(?m)^ {4}([a-z][a-z-]*)\b", main_help.split("positional arguments:")[1])
+    )
     options = {
         command: _long_options(_help(CONSOLE_SCRIPT, command, "--help", cwd=folder))
         for command in sorted(commands)
@@ -353,7 +355,7 @@ def test_reference_documents_exactly_the_ini_options(code_names: CodeNames) -> N
 
 def test_reference_documents_exactly_the_commands(code_names: CodeNames) -> None:
     console = section(REFERENCE.read_text(encoding="utf-8"), "The console script")
-    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z]+)\b", console))
+    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z][a-z-]*)\b", console))
     assert documented == code_names.commands
 
 
@@ -365,7 +367,7 @@ def test_reference_documents_exactly_the_command_options(code_names: CodeNames) 
     assert existing - documented == set(), "in the console script but not documented"
     for command, options in code_names.command_options.items():
         extra = options - code_names.global_options - {"--version"}
-        part = re.search(rf"(?ms)^### `pytest-vault {command}\b.*?(?=^### |\Z)", console)
+        part = re.search(rf"(?ms)^### `pytest-vault {command}[` ].*?(?=^### |\Z)", console)
         assert part is not None
         missing = {option for option in extra if option not in part.group(0)}
         assert not missing, f"`{command}` does not document {sorted(missing)}"
@@ -383,7 +385,7 @@ def test_every_console_command_named_anywhere_exists(code_names: CodeNames) -> N
         named = {
             match
             for code in inline_code(page)
-            for match in re.findall(r"\bpytest-vault ([a-z]+)\b", code)
+            for match in re.findall(r"\bpytest-vault ([a-z][a-z-]*)\b", code)
         }
         unknown = named - code_names.commands
         assert not unknown, f"{page.name} names commands that do not exist: {sorted(unknown)}"

@@ -1,0 +1,107 @@
+"""``pytest-vault check``: is the vault file whole, and does every value open as it should?
+
+Beyond the strict parser's verdict it says *where* a file is broken (conflict markers and
+duplicated secrets, with line numbers and names, read by `filelint`), gives advice that
+fits a merge in progress, and finds values left under a retired key (`repair`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import NoKeyError, VaultFileError, WrongKeyError
+from .keychain import FoundKey, find_key
+
+if TYPE_CHECKING:
+    from .cli import Command
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_check(command: Command) -> int:
+    from .repair import describe_retired, diagnose
+
+    path = command.path
+    try:
+        vault_file = command.vault_file()
+    except VaultFileError:
+        problems = _lenient_problems(path)
+        if not problems:
+            raise
+        for problem in problems:
+            _say(f"{path}: {problem}")
+        _say(resolution_advice(path))
+        return 1
+    _say(f"{path}: format, header and {len(vault_file.tokens)} value(s) well-formed.")
+    found: FoundKey | None = None
+    wrong: WrongKeyError | None = None
+    try:
+        found = find_key(vault_file.header, command.lookup)
+    except NoKeyError:
+        pass
+    except WrongKeyError as exc:  # e.g. only the key from before a rotation: still look
+        wrong = exc
+    diagnosis = diagnose(vault_file, found.key if found else None, command.lookup)
+    problems = describe_retired(diagnosis)
+    if diagnosis.unopened and found is not None:
+        problems.append(
+            f"{', '.join(diagnosis.unopened)} do(es) not decrypt with the key from "
+            f"{found.source}, nor with any retired key found in {diagnosis.keys.where_looked()}: "
+            "edited or damaged, or under a retired key that is not at hand."
+        )
+    for problem in problems:
+        _say(f"{path}: {problem}")
+    if diagnosis.retired:
+        _say(
+            "Run `pytest-vault repair` to re-encrypt them under the current key (it needs the "
+            f"current key and the retired one, e.g. both in {command.lookup.key_env})."
+        )
+    if wrong is not None:
+        _say(str(wrong))
+    if problems or wrong is not None:
+        return 1
+    if found is None:
+        _say("No key found, so the values were not decrypted.")
+        return 0
+    _say(f"Every value decrypts with the key from {found.source}.")
+    return 0
+
+
+def _lenient_problems(path: Path) -> list[str]:
+    from .filelint import read_leniently
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return read_leniently(text).problems()
+
+
+def resolution_advice(path: Path) -> str:
+    """What to do about conflicts in ``path``, depending on whether git is merging it."""
+    if _being_merged(path):
+        return (
+            f"git is merging {path.name}: merge it again secret by secret with "
+            f"`git checkout -m -- {path.name}` (with `pytest-vault git-setup` done and the "
+            f"keys at hand), or take one side whole with `git checkout --ours -- {path.name}` "
+            "or `--theirs` (during a rebase, ours is the branch being rebased onto); then run "
+            f"`pytest-vault check` and `git add {path.name}`."
+        )
+    return (
+        "Each line in a conflict is one whole secret: keep one line per secret (lines of "
+        "different secrets all stay), delete the marker lines, then run `pytest-vault check`."
+    )
+
+
+def _being_merged(path: Path) -> bool:
+    from .gitdrivers import git
+
+    try:
+        done = git("ls-files", "--unmerged", "--", path.name, cwd=path.parent)
+    except Exception:
+        return False
+    return done.returncode == 0 and bool(done.stdout.strip())
