@@ -85,11 +85,11 @@ def resolution_advice(path: Path) -> str:
     """What to do about conflicts in ``path``, depending on whether git is merging it."""
     if _being_merged(path):
         return (
-            f"git is merging {path.name}: merge it again secret by secret with "
-            f"`git checkout -m -- {path.name}` (with `pytest-vault git-setup` done and the "
-            f"keys at hand), or take one side whole with `git checkout --ours -- {path.name}` "
-            "or `--theirs` (during a rebase, ours is the branch being rebased onto); then run "
-            f"`pytest-vault check` and `git add {path.name}`."
+            f"git is merging {path.name}: run `pytest-vault merge` to merge it again secret "
+            "by secret (with the keys at hand), and settle what still conflicts by keeping one "
+            "line per secret or with `pytest-vault merge --ours` / `--theirs` (which keep the "
+            "other side's other changes); then run `pytest-vault check` and "
+            f"`git add {path.name}`."
         )
     return (
         "Each line in a conflict is one whole secret: keep one line per secret (lines of "

@@ -461,9 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _merge_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("base", metavar="BASE", help="the common ancestor's version (git's %%O)")
-    sub.add_argument("ours", metavar="OURS", help="our version; the result goes here (%%A)")
-    sub.add_argument("theirs", metavar="THEIRS", help="their version (%%B)")
+    sub.add_argument(
+        "versions",
+        nargs="*",
+        metavar="BASE OURS THEIRS",
+        help="as git's merge driver: the three versions (%%O %%A %%B; the result goes to "
+        "OURS); without them, merge the vault file git is merging, from git's index",
+    )
+    side = sub.add_mutually_exclusive_group()
+    side.add_argument("--ours", action="store_true", help="settle conflicts with our line")
+    side.add_argument("--theirs", action="store_true", help="settle conflicts with their line")
     sub.add_argument(
         "--marker-size", type=int, default=7, metavar="N", help="conflict marker length (%%L)"
     )

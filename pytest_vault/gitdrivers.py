@@ -32,12 +32,13 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .errors import TamperedError, VaultError, VaultFileError, VaultUsageError
 from .keyset import KeySet, find_keys
-from .vaultfile import VaultFile, write_atomic
+from .vaultfile import VaultFile, write_atomic, write_lock
 
 if TYPE_CHECKING:
     from .cli import Command
@@ -176,24 +177,45 @@ def offer_setup(path: Path, ask: bool) -> None:
 
 
 def cmd_merge(command: Command) -> int:
+    args = command.args
+    favor = "ours" if args.ours else "theirs" if args.theirs else None
+    if len(args.versions) == 3:
+        base, ours, theirs = (Path(v) for v in args.versions)
+        shown = args.path or args.versions[1]
+        return merge_files(
+            command, (base, ours, theirs), shown=shown, marker_size=args.marker_size, favor=favor
+        )
+    if args.versions:
+        raise VaultUsageError(
+            "`merge` takes three files (BASE OURS THEIRS, as git passes them) or none."
+        )
+    return merge_in_progress(command, favor)
+
+
+def merge_files(
+    command: Command,
+    versions: tuple[Path, Path, Path],
+    *,
+    shown: str,
+    marker_size: int = 7,
+    favor: str | None = None,
+) -> int:
+    """Merge base, ours, theirs into ours; 0 when merged, 1 with conflicts left."""
     from .vaultmerge import merge_vaults
 
-    args = command.args
-    ours_path = Path(args.ours)
-    shown = args.path or args.ours
-    marker_size = args.marker_size or 7
-    raw = {side: _read(Path(getattr(args, side))) for side in ("base", "ours", "theirs")}
+    base_path, ours_path, theirs_path = versions
+    raw = {side: _read(p) for side, p in (("b", base_path), ("o", ours_path), ("t", theirs_path))}
     try:
-        base = VaultFile.parse(Path(shown), raw["base"]) if raw["base"].strip() else None
-        ours = VaultFile.parse(Path(shown), raw["ours"])
-        theirs = VaultFile.parse(Path(shown), raw["theirs"])
+        base = VaultFile.parse(Path(shown), raw["b"]) if raw["b"].strip() else None
+        ours = VaultFile.parse(Path(shown), raw["o"])
+        theirs = VaultFile.parse(Path(shown), raw["t"])
     except VaultFileError as exc:
-        return _merge_lines(args, shown, marker_size, exc)
+        return _merge_lines(versions, shown=shown, marker_size=marker_size, problem=exc)
 
-    def find(vault_id: str, key_ids: object) -> KeySet:
-        return find_keys(command.lookup, vault_id, key_ids)  # type: ignore[arg-type]
+    def find(vault_id: str, key_ids: Iterable[str]) -> KeySet:
+        return find_keys(command.lookup, vault_id, key_ids)
 
-    outcome = merge_vaults(base, ours, theirs, find, marker_size=marker_size)
+    outcome = merge_vaults(base, ours, theirs, find, marker_size=marker_size, favor=favor)
     write_atomic(ours_path, outcome.text.encode("utf-8"))
     for note in outcome.notes:
         _say(f"{shown}: {note}")
@@ -201,11 +223,42 @@ def cmd_merge(command: Command) -> int:
         return 0
     _say(
         f"{shown}: {', '.join(outcome.conflicts)} left in conflict (between the "
-        "<<<<<<< ours and >>>>>>> theirs lines). Keep one line of each, or take one side "
-        f"with `git checkout --ours {shown}` / `--theirs`; then run `pytest-vault check` "
-        f"and `git add {shown}`."
+        "<<<<<<< ours and >>>>>>> theirs lines). Keep one line of each (lines of other "
+        "secrets all stay), or settle them all with `pytest-vault merge --ours` or "
+        "`--theirs`; then run `pytest-vault check` and `git add` the file."
     )
     return 1
+
+
+def merge_in_progress(command: Command, favor: str | None) -> int:
+    """Merge the vault file again from git's index (stages 1, 2, 3) into the work tree."""
+    path = command.path
+    root = repository_root(path.parent) if path.parent.is_dir() else None
+    if root is None:
+        raise VaultUsageError(f"{path.parent} is not inside a git repository.")
+    relative = _relative(path, root)
+    stages = {}
+    for stage in (1, 2, 3):
+        done = git("show", f":{stage}:{relative}", cwd=root)
+        stages[stage] = done.stdout.encode("utf-8") if done.returncode == 0 else None
+    if stages[2] is None or stages[3] is None:
+        raise VaultUsageError(
+            f"git is not merging {relative} (no unmerged versions in the index); `merge` "
+            "without files re-runs a merge in progress."
+        )
+    with tempfile.TemporaryDirectory(prefix="pytest-vault-merge-") as folder:
+        files = []
+        for stage, name in ((1, "base"), (2, "ours"), (3, "theirs")):
+            file = Path(folder) / name
+            file.write_bytes(stages[stage] or b"")
+            files.append(file)
+        with write_lock(path):
+            versions = (files[0], files[1], files[2])
+            status = merge_files(command, versions, shown=relative, favor=favor)
+            write_atomic(path, files[1].read_bytes())
+    if status == 0:
+        _say(f"Merged {relative}; check it with `pytest-vault check`, then `git add {relative}`.")
+    return status
 
 
 def _read(path: Path) -> bytes:
@@ -215,12 +268,20 @@ def _read(path: Path) -> bytes:
         raise VaultUsageError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
-def _merge_lines(args: object, shown: str, marker_size: int, problem: VaultFileError) -> int:
+def _merge_lines(
+    versions: tuple[Path, Path, Path], *, shown: str, marker_size: int, problem: VaultFileError
+) -> int:
     """A side is not a valid vault file: merge line by line, as git would have."""
-    base, ours, theirs = (getattr(args, side) for side in ("base", "ours", "theirs"))
+    base, ours, theirs = versions
     labels = ["-L", "ours", "-L", "base", "-L", "theirs"]
     done = git(
-        "merge-file", f"--marker-size={marker_size}", *labels, ours, base, theirs, cwd=Path.cwd()
+        "merge-file",
+        f"--marker-size={marker_size}",
+        *labels,
+        str(ours),
+        str(base),
+        str(theirs),
+        cwd=Path.cwd(),
     )
     _say(f"{shown}: one side is not a valid vault file, so it was merged line by line. {problem}")
     return 0 if done.returncode == 0 else 1

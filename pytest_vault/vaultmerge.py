@@ -47,9 +47,14 @@ class MergeOutcome:
 class _Conflict:
     """One secret's two sides; None where that side has no such secret."""
 
-    def __init__(self, ours: str | None, theirs: str | None) -> None:
+    def __init__(self, ours: str | None, theirs: str | None, stale: str = "") -> None:
         self.ours = ours
         self.theirs = theirs
+        #: The side whose line is sealed under an old key (no key to re-seal it), if any.
+        self.stale = stale
+
+    def side(self, side: str) -> str | None:
+        return self.ours if side == OURS else self.theirs
 
 
 def merge_vaults(
@@ -59,9 +64,15 @@ def merge_vaults(
     find: KeyFinder,
     *,
     marker_size: int = 7,
+    favor: str | None = None,
 ) -> MergeOutcome:
-    """Merge ``theirs`` into ``ours`` given their common ancestor ``base`` (None: none)."""
+    """Merge ``theirs`` into ``ours`` given their common ancestor ``base`` (None: none).
+
+    With ``favor`` (``"ours"`` or ``"theirs"``), each conflict is settled with that side's
+    line, except a line sealed under an old key that could not be re-sealed.
+    """
     merger = _Merger(base, ours, theirs, find, marker_size)
+    merger.favor = favor
     return merger.run()
 
 
@@ -82,6 +93,7 @@ class _Merger:
             base = VaultFile(ours.path, VaultHeader(vault_id, ours.header.key_id))
         self.base = base
         self.notes: list[str] = []
+        self.favor: str | None = None
 
     # -- the cases ---------------------------------------------------------------------
 
@@ -211,7 +223,8 @@ class _Merger:
         for name in changed:
             pair = (other.tokens.get(name), rekeyed.tokens.get(name))
             ours_token, theirs_token = pair if rekeyed is theirs else pair[::-1]
-            conflicts[name] = _Conflict(ours_token, theirs_token)
+            stale = THEIRS if rekeyed is ours else OURS
+            conflicts[name] = _Conflict(ours_token, theirs_token, stale)
         what = self._what_happened(rekeyed)
         other_side = THEIRS if rekeyed is ours else OURS
         self.notes.append(
@@ -219,8 +232,7 @@ class _Merger:
             f"{other_side} changed {', '.join(changed)} under the key {base_key}; "
             f"re-encrypting those changes needs the key(s) {missing}, not found in "
             f"{keys.where_looked()}. They are left in conflict: get the key and merge the "
-            "file again (`git checkout -m FILE`), or resolve by hand and run "
-            "`pytest-vault repair`."
+            "file again with `pytest-vault merge`."
         )
         return self._outcome(self._header(rekeyed.header.key_id), merged, conflicts)
 
@@ -286,6 +298,8 @@ class _Merger:
     def _outcome(
         self, header: VaultHeader, merged: dict[str, str], conflicts: dict[str, _Conflict]
     ) -> MergeOutcome:
+        if self.favor is not None:
+            self._settle(merged, conflicts, self.favor)
         placeholder = {name: "" for name in conflicts}
         text = VaultFile(self.ours.path, header, {**merged, **placeholder}).render()
         lines = text.splitlines(keepends=True)
@@ -305,7 +319,31 @@ class _Merger:
             out.append(">" * self.marker_size + f" {THEIRS}\n")
         return MergeOutcome("".join(out), sorted(conflicts), self.notes)
 
+    def _settle(self, merged: dict[str, str], conflicts: dict[str, _Conflict], side: str) -> None:
+        settled = []
+        for name, conflict in list(conflicts.items()):
+            if conflict.stale == side and conflict.side(side) is not None:
+                continue  # that line is under an old key: keep the conflict, never that line
+            token = conflict.side(side)
+            if token is not None:
+                merged[name] = token
+            settled.append(name)
+            del conflicts[name]
+        if settled:
+            self.notes.append(f"Settled {', '.join(settled)} with the {side} side's line.")
+        if conflicts:
+            self.notes.append(
+                f"{', '.join(conflicts)}: the {side} side's line is under an old key that was "
+                "not found, so it was not taken."
+            )
+
     def _whole_file_conflict(self) -> MergeOutcome:
+        if self.favor is not None:
+            chosen = self.ours if self.favor == OURS else self.theirs
+            self.notes.append(
+                f"Took the {self.favor} side's whole file; the other side's changes are not in it."
+            )
+            return MergeOutcome(chosen.render(), [], self.notes)
         ours_text, theirs_text = self.ours.render(), self.theirs.render()
         text = (
             "<" * self.marker_size

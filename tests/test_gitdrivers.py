@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from gitrepo import GitRepo
+
+from pytest_vault.key import VaultKey
+from pytest_vault.vaultfile import VaultFile
+
+if TYPE_CHECKING:
+    from conftest import ThrowawayKeyring
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -184,7 +191,7 @@ def test_the_same_secret_changed_on_both_sides_is_a_conflict_naming_it(
     assert re.search(
         r"Line \d+: an unresolved merge conflict over the secret\(s\) API_TOKEN", check.stderr
     )
-    assert "git checkout -m -- secrets.vault.toml" in check.stderr
+    assert "run `pytest-vault merge`" in check.stderr
     # Keeping either line gives a complete vault.
     ours_line = blocks[0].splitlines()[1]
     repo.vault.write_text(text.replace(blocks[0], ours_line + "\n"), encoding="utf-8")
@@ -467,3 +474,128 @@ def test_textconv_of_a_conflicted_file_shows_no_values(repo: GitRepo, key: str) 
     assert "<<<<<<< ours" in shown
     assert "API_TOKEN = sealed:" in shown
     assert_no_secret(shown, BASE_TOKEN, key)
+
+
+# -- check: duplicates and markers, found leniently ------------------------------------------
+
+
+def test_check_names_a_duplicated_secret_with_its_lines(repo: GitRepo, key: str) -> None:
+    text = repo.vault.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("API_TOKEN"))
+    repo.vault.write_text(text + line + "\n", encoding="utf-8")
+    numbers = [i for i, x in enumerate(repo.vault.read_text().splitlines(), 1) if x == line]
+    done = repo.cli("check", keys=[key])
+    assert done.returncode == 1
+    assert f"API_TOKEN is defined 2 times (lines {numbers[0]}, {numbers[1]})" in done.stderr
+    assert "restore it from version control" not in done.stderr
+    assert "Traceback" not in done.output
+
+
+def test_check_advice_outside_a_merge_keeps_every_secrets_line(repo: GitRepo, key: str) -> None:
+    text = repo.vault.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("API_TOKEN"))
+    other = line.replace("API_TOKEN", "CACHE_URL")
+    repo.vault.write_text(
+        text.replace(line, f"<<<<<<< HEAD\n{line}\n=======\n{other}\n>>>>>>> feature"),
+        encoding="utf-8",
+    )
+    done = repo.cli("check")
+    assert done.returncode == 1
+    assert "conflict over the secret(s) API_TOKEN, CACHE_URL" in done.stderr
+    assert "lines of different secrets all stay" in done.stderr
+    assert "pytest-vault merge" not in done.stderr
+
+
+def test_both_sides_rotating_without_the_keys_is_a_whole_file_conflict(
+    repo: GitRepo, key: str
+) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    theirs_key = rotate(repo, key)
+    repo.commit("feature rotates")
+    repo.git("checkout", "-q", "main")
+    ours_key = rotate(repo, key)
+    repo.commit("main rotates")
+    merged = repo.git("merge", "--no-edit", "feature", keys=[ours_key], check=False)
+    assert merged.returncode == 1
+    assert "Both sides changed the key" in merged.output
+    text = repo.vault.read_text(encoding="utf-8")
+    assert text.startswith("<<<<<<< ours\n")
+    assert text.endswith(">>>>>>> theirs\n")
+    # With every key, the merge keeps ours' key and retires theirs.
+    again = repo.git(
+        "checkout", "-m", "--", "secrets.vault.toml", keys=[key, ours_key, theirs_key], check=False
+    )
+    assert again.returncode == 0, again.output
+    assert repo.get("API_TOKEN", [ours_key]) == BASE_TOKEN
+    retired = set(VaultFile.load(repo.vault).header.retired_key_ids)
+    assert retired == {VaultKey.parse(k).key_id for k in (key, theirs_key)}
+
+
+def test_merge_finds_old_and_new_keys_in_one_key_file(repo: GitRepo, key: str) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+    new_key = rotate(repo, key)
+    repo.commit("rotate")
+    key_file = repo.root.parent / "keys.txt"
+    key_file.write_text(f"# old and new\n{key}\n{new_key}\n", encoding="utf-8")
+    repo.git(
+        "config", "merge.pytest-vault.driver", f"pytest-vault --key-file {key_file} merge %O %A %B"
+    )
+    merged = repo.git("merge", "--no-edit", "feature", check=False)
+    assert merged.returncode == 0, merged.output
+    assert repo.get("NEW_SECRET", [new_key]) == "new-secret-value-4455"
+
+
+def test_merge_finds_the_old_key_in_the_keyring_by_its_id(
+    repo: GitRepo, key: str, test_keyring: ThrowawayKeyring
+) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+    test_keyring.put(repo.key_id(), key)
+    new_key = rotate(repo, key)
+    repo.commit("rotate")
+    merged = repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False)
+    assert merged.returncode == 0, merged.output
+    assert repo.get("NEW_SECRET", [new_key]) == "new-secret-value-4455"
+
+
+def test_merge_without_files_settles_the_conflicts_git_is_merging(repo: GitRepo, key: str) -> None:
+    branch_and_main(
+        repo,
+        {"API_TOKEN": "theirs-token-aaaa1111", "CACHE_URL": "cache-url-theirs-22"},
+        {"API_TOKEN": "ours-token-bbbb2222", "ZZZ_OURS": "zzz-ours-value-33"},
+        key,
+    )
+    assert repo.git("merge", "--no-edit", "feature", check=False).returncode == 1
+    settled = repo.cli("merge", "--theirs")
+    assert settled.returncode == 0, settled.output
+    assert "Settled API_TOKEN with the theirs side's line" in settled.stderr
+    assert repo.get("API_TOKEN", [key]) == "theirs-token-aaaa1111"
+    assert repo.get("ZZZ_OURS", [key]) == "zzz-ours-value-33"  # ours' other change stays
+    assert repo.get("CACHE_URL", [key]) == "cache-url-theirs-22"
+    repo.git("add", "secrets.vault.toml")
+    repo.git("commit", "-q", "--no-edit")
+    assert repo.cli("merge").returncode == 2  # nothing being merged any more
+
+
+def test_merge_without_files_re_runs_a_rotation_merge_once_the_key_is_found(
+    repo: GitRepo, key: str
+) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+    new_key = rotate(repo, key)
+    repo.commit("rotate")
+    assert repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False).returncode == 1
+    refused = repo.cli("merge", "--theirs", keys=[new_key])
+    assert refused.returncode == 1  # theirs' line is under the old key: never taken
+    assert "under an old key" in refused.stderr
+    done = repo.cli("merge", keys=[new_key, key])
+    assert done.returncode == 0, done.output
+    assert repo.get("NEW_SECRET", [new_key]) == "new-secret-value-4455"
+    repo.ok("check", keys=[new_key])
