@@ -138,7 +138,7 @@ def setup_repository(path: Path, root: Path) -> None:
         separator = "" if not old or old.endswith("\n") else "\n"
         line = f"{_pattern(relative)} {ATTRIBUTES}\n"
         write_atomic(attributes, (old + separator + line).encode("utf-8"))
-        _say(f"Added `{line.strip()}` to {attributes} (commit it).")
+        _say(f"Added `{line.strip()}` to {os.path.relpath(attributes)} (commit it).")
         if not _attributes_set(root, relative):
             _say(
                 f"Warning: git still does not apply the drivers to {relative}: another "
