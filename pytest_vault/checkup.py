@@ -47,14 +47,21 @@ def cmd_check(command: Command) -> int:
         wrong = exc
     diagnosis = diagnose(vault_file, found.key if found else None, command.lookup)
     problems = describe_retired(diagnosis)
-    if diagnosis.unopened and found is not None:
-        problems.append(
-            f"{', '.join(diagnosis.unopened)} do(es) not decrypt with the key from "
-            f"{found.source}, nor with any retired key found in {diagnosis.keys.where_looked()}: "
-            "edited or damaged, or under a retired key that is not at hand."
+    if found is not None:
+        retired_where = (
+            f", nor with a retired key found in {diagnosis.keys.where_looked()}"
+            if vault_file.header.retired_key_ids
+            else ""
+        )
+        problems.extend(
+            f"The value of {name} in {path} does not decrypt although the key is right "
+            f"(from {found.source}){retired_where}: it was edited, moved from another name or "
+            f"vault, or damaged, or is under a retired key not at hand. Set it again with "
+            f"`pytest-vault set {name}`."
+            for name in diagnosis.unopened
         )
     for problem in problems:
-        _say(f"{path}: {problem}")
+        _say(problem if problem.startswith("The value of") else f"{path}: {problem}")
     if diagnosis.retired:
         _say(
             "Run `pytest-vault repair` to re-encrypt them under the current key (it needs the "

@@ -66,14 +66,14 @@ class Reading:
         for conflict in self.conflicts:
             markers = [str(n) for n in (conflict.start, conflict.middle, conflict.end) if n]
             over = (
-                f"over the secret(s) {', '.join(dict.fromkeys(conflict.names))}"
+                f"around the secret(s) {', '.join(dict.fromkeys(conflict.names))}"
                 if conflict.names
-                else "over the header"
+                else "around the header"
             )
             ending = "" if conflict.end else " (its closing >>>>>>> line is missing)"
             found.append(
-                f"Line {conflict.start}: an unresolved merge conflict {over}; markers at "
-                f"line(s) {', '.join(markers)}{ending}."
+                f"Line {conflict.start}: unresolved merge conflict markers {over} (marker "
+                f"lines {', '.join(markers)}){ending}."
             )
         for name, lines in sorted(self.duplicates.items()):
             found.append(

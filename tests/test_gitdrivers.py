@@ -18,7 +18,7 @@ from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import VaultFile
 
 if TYPE_CHECKING:
-    from conftest import ThrowawayKeyring
+    from projects import ThrowawayKeyring
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -189,7 +189,8 @@ def test_the_same_secret_changed_on_both_sides_is_a_conflict_naming_it(
     check = repo.cli("check", keys=[key])
     assert check.returncode == 1
     assert re.search(
-        r"Line \d+: an unresolved merge conflict over the secret\(s\) API_TOKEN", check.stderr
+        r"Line \d+: unresolved merge conflict markers around the secret\(s\) API_TOKEN",
+        check.stderr,
     )
     assert "run `pytest-vault merge`" in check.stderr
     # Keeping either line gives a complete vault.
@@ -501,7 +502,7 @@ def test_check_advice_outside_a_merge_keeps_every_secrets_line(repo: GitRepo, ke
     )
     done = repo.cli("check")
     assert done.returncode == 1
-    assert "conflict over the secret(s) API_TOKEN, CACHE_URL" in done.stderr
+    assert "conflict markers around the secret(s) API_TOKEN, CACHE_URL" in done.stderr
     assert "lines of different secrets all stay" in done.stderr
     assert "pytest-vault merge" not in done.stderr
 
