@@ -9,7 +9,7 @@ back:
   to save is masked first, whatever the user's ``vcr_config`` did before (``filter_headers``
   and ``before_record_*`` hooks run first, on the real values). Headers, URLs and query
   strings, bodies (text, JSON, form-encoded, and the UTF-8 bytes of a secret inside a binary
-  body), cookies, ``Authorization: Basic`` pairs (`mask_text`) and gzip/deflate bodies that
+  body), cookies, ``Authorization: Basic`` pairs (`mask_text`) and compressed bodies that
   hold a secret once decompressed (`mask_response`).
 * **Matching.** vcrpy runs a cassette's ``before_record_request`` filter on the requests it
   records and loads *and* on each request a test makes before comparing them (vcr/cassette.py:
@@ -18,8 +18,10 @@ back:
   masked request on disk: every matcher (query, body, headers, ...) sees the same text on both
   sides. Masking is deterministic, so this holds whatever matchers are configured.
 * **Playing.** A response played back gets each ``<vault:NAME>`` of the opened vault replaced
-  by the value again (JSON-escaped in JSON bodies, re-encoded in ``Basic`` headers,
-  ``Content-Length`` adjusted), so a test sees on replay what it saw when recording.
+  by the value again, so a test sees on replay what it saw when recording: in the form the
+  replayed request carried it where the response echoes the request (`request_forms`),
+  JSON-escaped in JSON bodies, re-encoded in ``Basic`` credentials, ``Content-Length``
+  adjusted (`restore_response`).
 
 vcrpy is never imported here unless the run already imported it: the class `Cassette` is
 wrapped when pytest-recording announces a cassette (its ``pytest_recording_configure``
@@ -56,6 +58,7 @@ _BASIC = re.compile(r"(?i)\b(basic)[ \t]+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+
 _MASKED_BASIC = re.compile(r"(?i)\b(basic)[ \t]+((?:[^\s\"'\\<>]|<vault:[^<>\s]+>)+)")
 #: A masked pair that can be written in clear anywhere (a header, a JSON or YAML string).
 _PLAIN_PAIR = re.compile(r"[^\s\"'\\]*")
+_BASIC_WORD = re.compile(r"(?i)\bbasic[ \t]")
 _TOKEN = re.compile(r"<vault:([^<>\s]+)>")
 _COMPRESSED = ("gzip", "deflate", "br")
 
@@ -146,7 +149,7 @@ def mask_response(response: Any, masker: Masker) -> Any:
 
 def mask_cassette(cassette_dict: dict[str, Any], masker: Masker) -> dict[str, Any]:
     """What vcrpy hands its persister, masked: requests, responses, metadata."""
-    masked = {  # vcrpy 8+ saves the cassette's metadata too
+    masked = {  # anything else vcrpy saves (a cassette's metadata)
         key: _mask_value(value, masker)
         for key, value in cassette_dict.items()
         if key not in ("requests", "responses")
@@ -276,7 +279,7 @@ def restore_response(
     stood for a part of a value (a line of it, or a fragment) comes back as the whole value:
     the cassette does not say which part it was.
     """
-    if not _holds_token(response):
+    if not _may_hold_token(response):
         return response
     json_body = "json" in (_header(response, "content-type") or "").lower()
     restorer = _Restorer(values, learned or {})
@@ -354,15 +357,16 @@ def _shared_tail(first: str, second: str) -> int:
     return count
 
 
-def _holds_token(item: Any) -> bool:
-    if isinstance(item, str):
-        return "<vault:" in item
+def _may_hold_token(item: Any) -> bool:
+    """Whether ``item`` holds a ``<vault:NAME>``, or a ``Basic`` pair that might hide one."""
     if isinstance(item, (bytes, bytearray)):
-        return b"<vault:" in item
+        item = bytes(item).decode("utf-8", "surrogateescape")
+    if isinstance(item, str):
+        return "<vault:" in item or _BASIC_WORD.search(item) is not None
     if isinstance(item, dict):
-        return any(_holds_token(key) or _holds_token(value) for key, value in item.items())
+        return any(_may_hold_token(key) or _may_hold_token(value) for key, value in item.items())
     if isinstance(item, (list, tuple)):
-        return any(_holds_token(value) for value in item)
+        return any(_may_hold_token(value) for value in item)
     return False
 
 
@@ -425,7 +429,7 @@ class CassetteMasking:
     def restored(self, response: Any, request: Any) -> Any:
         """``response`` played back for ``request``, with the secrets given back."""
         masker = self.masker()
-        if masker is None or not _holds_token(response):
+        if masker is None or not _may_hold_token(response):
             return response
         vault = self.state.vault()
         values = {name: vault[name] for name in vault}

@@ -25,12 +25,14 @@ from __future__ import annotations
 import base64
 import gzip
 import http.server
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +41,20 @@ from urllib.parse import parse_qsl, quote, quote_plus
 
 import pytest
 import yaml
+from vcr.request import Request
 
+from pytest_vault.cassettes import (
+    CassetteMasking,
+    MaskingPersister,
+    mask_bytes,
+    mask_request,
+    mask_response,
+    mask_text,
+    request_forms,
+    restore_response,
+)
 from pytest_vault.key import VaultKey
+from pytest_vault.masking import Masker
 from pytest_vault.vault import create_vault, set_secrets
 
 SECRETS = {
@@ -550,3 +564,169 @@ def test_without_masking_every_cassette_leaks(tmp_path: Path) -> None:
     }
     for name, leak in expected.items():
         assert leak in leaks(recorded.path(name)), name
+
+
+# -- the parts, one by one (in this process) ---------------------------------------------------
+
+
+@pytest.fixture
+def masker() -> Masker:
+    return Masker(SECRETS)
+
+
+def test_basic_pair_masked_in_a_header_and_in_a_body(masker: Masker) -> None:
+    pair = base64.b64encode(f"alice:{SECRETS['PASSWORD']}".encode()).decode()
+    assert mask_text(f"Basic {pair}", masker) == "Basic alice:<vault:PASSWORD>"
+    echoed = json.dumps({"Authorization": f"Basic {pair}"})
+    assert mask_text(echoed, masker) == '{"Authorization": "Basic alice:<vault:PASSWORD>"}'
+    # A pair without a secret, and words that merely look like base64, stay as they are.
+    plain = base64.b64encode(b"alice:not-a-secret").decode()
+    assert mask_text(f"Basic {plain}", masker) == f"Basic {plain}"
+    assert mask_text("basic auth only", masker) == "basic auth only"
+
+
+def test_basic_pair_that_cannot_be_written_in_clear_stays_base64(masker: Masker) -> None:
+    pair = f'al "ice":{SECRETS["PASSWORD"]}'
+    masked = mask_text("Basic " + base64.b64encode(pair.encode()).decode(), masker)
+    scheme, encoded = masked.split(" ")
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode() == 'al "ice":<vault:PASSWORD>'
+
+
+def test_masking_twice_changes_nothing_more(masker: Masker) -> None:
+    pair = base64.b64encode(f"alice:{SECRETS['PASSWORD']}".encode()).decode()
+    once = mask_text(f"Basic {pair} token={SECRETS['API_TOKEN']}", masker)
+    assert mask_text(once, masker) == once
+
+
+def test_binary_body_masked_at_the_byte_level(masker: Masker) -> None:
+    data = b"\x89PNG\xff" + SECRETS["UNICODE_SECRET"].encode() + b"\xc3\x00"
+    assert mask_bytes(data, masker) == b"\x89PNG\xff<vault:UNICODE_SECRET>\xc3\x00"
+    assert mask_bytes(b"\xff\xfe nothing", masker) == b"\xff\xfe nothing"
+
+
+def test_request_bodies_of_every_kind(masker: Masker) -> None:
+    token = SECRETS["API_TOKEN"]
+    for body in (token.encode(), token, io.BytesIO(token.encode())):
+        request = Request("POST", "http://127.0.0.1/x", body, {"X-Token": token})
+        masked = mask_request(request, masker)
+        assert masked.headers["X-Token"] == "<vault:API_TOKEN>"
+        stored = masked.body.getvalue() if isinstance(body, io.BytesIO) else masked.body
+        assert stored == b"<vault:API_TOKEN>"
+    streamed = Request("POST", "http://127.0.0.1/x", iter([b"a=", token.encode()]), {})
+    assert b"".join(mask_request(streamed, masker).body) == b"a=<vault:API_TOKEN>"
+    untouched = Request("GET", "http://127.0.0.1/x", None, {"Accept": "*/*"})
+    assert mask_request(untouched, masker) is untouched
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_body_holding_a_secret_is_stored_decompressed(
+    masker: Masker, encoding: str
+) -> None:
+    plain = json.dumps({"token": SECRETS["API_TOKEN"]}).encode()
+    body = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Encoding": [encoding], "Content-Length": [str(len(body))]},
+        "body": {"string": body},
+    }
+    masked = mask_response(response, masker)
+    assert masked["body"]["string"] == b'{"token": "<vault:API_TOKEN>"}'
+    assert masked["headers"] == {"Content-Length": ["30"]}
+    assert response["body"]["string"] == body  # the recorded response is left alone
+    clean = gzip.compress(b'{"token": "public"}')
+    quiet = {**response, "headers": {"Content-Encoding": ["gzip"]}, "body": {"string": clean}}
+    assert mask_response(quiet, masker) == quiet
+
+
+def test_restore_gives_each_echo_its_form() -> None:
+    token, password = SECRETS["API_TOKEN"], SECRETS["CLIENT_SECRET"]
+    request = Request(
+        "POST",
+        "http://127.0.0.1/search?api_key=" + quote_plus(token),
+        json.dumps({"secret": password}).encode(),
+        {"Authorization": "Bearer " + token},
+    )
+    echo = {
+        "path": "/search?api_key=<vault:API_TOKEN>",  # echoes the URL: quoted
+        "auth": "Bearer <vault:API_TOKEN>",  # echoes the header: as is
+        "issued": "<vault:API_TOKEN>",  # the value itself
+        "secret": "<vault:CLIENT_SECRET>",  # in a JSON body: JSON-escaped
+        "other": "<vault:NOT_IN_THE_VAULT>",
+    }
+    body = json.dumps(echo).encode()
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["application/json"], "Content-Length": [str(len(body))]},
+        "body": {"string": body},
+    }
+    restored = restore_response(response, SECRETS, request_forms(request, Masker(SECRETS)))
+    assert json.loads(restored["body"]["string"]) == {
+        "path": "/search?api_key=" + quote_plus(token),
+        "auth": "Bearer " + token,
+        "issued": token,
+        "secret": password,
+        "other": "<vault:NOT_IN_THE_VAULT>",
+    }
+    length = str(len(restored["body"]["string"]))
+    assert restored["headers"]["Content-Length"] == [length]
+    assert response["body"]["string"] == body  # the loaded cassette is left alone
+
+
+def test_restore_encodes_basic_pairs_again(masker: Masker) -> None:
+    for user in ("alice", 'al "ice"'):
+        pair = base64.b64encode(f"{user}:{SECRETS['PASSWORD']}".encode()).decode()
+        masked = mask_text(f"Basic {pair}", masker)
+        response = {"headers": {"X-Echo": [masked]}, "body": {"string": b""}}
+        assert restore_response(response, SECRETS)["headers"]["X-Echo"] == [f"Basic {pair}"]
+
+
+def test_wrapping_vcrpy_is_undone_when_the_run_ends() -> None:
+    from vcr.cassette import Cassette
+
+    originals = Cassette.__init__, Cassette.play_response
+    outer, inner = CassetteMasking(None), CassetteMasking(None)  # type: ignore[arg-type]
+    try:
+        outer.install()
+        inner.install()  # a run inside a run (pytester): wraps the outer run's wrapper
+        assert isinstance(Cassette("unused.yaml")._persister, MaskingPersister)
+        inner.uninstall()
+        outer.uninstall()
+        assert (Cassette.__init__, Cassette.play_response) == originals
+        outer.install()
+        inner.install()
+        outer.uninstall()  # ended first: its wrapper stays under the inner one, inert
+        persister = Cassette("unused.yaml")._persister
+        assert isinstance(persister, MaskingPersister)
+        assert not isinstance(persister._persister, MaskingPersister)
+        inner.uninstall()
+        assert not isinstance(Cassette("unused.yaml")._persister, MaskingPersister)
+    finally:
+        Cassette.__init__, Cassette.play_response = originals
+
+
+def test_vcrpy_is_not_imported_by_a_run_that_does_not_use_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-recording installed and the vault open, but no cassette: vcrpy stays unloaded."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(
+        test_quiet="""
+        import sys
+
+        def test_uses_the_vault(vault, request):
+            assert vault["API_TOKEN"]
+            manager = request.config.pluginmanager
+            assert manager.has_plugin("recording")
+            assert manager.get_plugin("vault-cassettes") is not None
+
+        def test_vcr_was_never_imported():
+            assert "vcr" not in sys.modules
+        """
+    )
+    key = VaultKey.generate()
+    create_vault(pytester.path / "secrets.vault.toml", key)
+    set_secrets(pytester.path / "secrets.vault.toml", key, SECRETS)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(passed=2)
