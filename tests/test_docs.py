@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Project
+    from projects import Project
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
