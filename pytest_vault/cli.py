@@ -348,6 +348,12 @@ def cmd_export(command: Command) -> int:
     return export(command)
 
 
+def cmd_edit(command: Command) -> int:
+    from .edit import cmd_edit as edit
+
+    return edit(command)
+
+
 def cmd_run(command: Command) -> int:
     from .run import cmd_run as run
 
@@ -374,6 +380,7 @@ COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
     "reset": (cmd_reset, "new key, every secret deleted (for a lost key)"),
     "check": (cmd_check, "validate the file; with a key, decrypt every value"),
     "import": (cmd_import, "add the secrets of a .env-style file"),
+    "edit": (cmd_edit, "edit every secret, decrypted, in $VISUAL or $EDITOR"),
     "export": (cmd_export, "print the secrets (all or those named) as .env lines or JSON"),
     "run": (cmd_run, "run a command with the secrets as environment variables"),
 }
