@@ -354,6 +354,12 @@ def cmd_edit(command: Command) -> int:
     return edit(command)
 
 
+def cmd_scan(command: Command) -> int:
+    from .scan import cmd_scan as scan
+
+    return scan(command)
+
+
 def cmd_run(command: Command) -> int:
     from .run import cmd_run as run
 
@@ -383,6 +389,7 @@ COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
     "edit": (cmd_edit, "edit every secret, decrypted, in $VISUAL or $EDITOR"),
     "export": (cmd_export, "print the secrets (all or those named) as .env lines or JSON"),
     "run": (cmd_run, "run a command with the secrets as environment variables"),
+    "scan": (cmd_scan, "look for secret values and vault keys in files (git's by default)"),
 }
 
 
@@ -421,13 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "reset":
             sub.add_argument("--yes", action="store_true", help="confirm without a prompt")
-        if name in ("import", "export", "run"):
+        if name in ("import", "export", "run", "scan"):
             _team_arguments(name, sub)
     return parser
 
 
 def _team_arguments(name: str, sub: argparse.ArgumentParser) -> None:
-    """The arguments of `import`, `export` and `run`."""
+    """The arguments of `import`, `export`, `run` and `scan`."""
     if name == "import":
         sub.add_argument("env_file", metavar="FILE")
         sub.add_argument("--force", action="store_true", help="replace existing names")
@@ -442,6 +449,10 @@ def _team_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument("names", metavar="NAME", nargs="*", help="only these secrets")
         sub.add_argument(
             "--format", choices=("dotenv", "json"), default="dotenv", help="default: dotenv"
+        )
+    if name == "scan":
+        sub.add_argument(
+            "paths", metavar="PATH", nargs="*", help="files or folders (default: git's files)"
         )
     if name == "run":
         sub.add_argument(
