@@ -130,8 +130,8 @@ def cmd_init(command: Command) -> int:
 
 
 def cmd_set(command: Command) -> int:
+    from .names import check_name, check_value
     from .vault import set_secrets
-    from .vaultfile import check_name, check_value
 
     name = check_name(command.args.name)
     found = command.found_key()
@@ -338,8 +338,8 @@ def cmd_check(command: Command) -> int:
 
 def cmd_import(command: Command) -> int:
     from .dotenv import read_dotenv
+    from .names import check_value
     from .vault import set_secrets
-    from .vaultfile import check_value
 
     values = read_dotenv(Path(command.args.env_file))
     vault_file = command.vault_file()

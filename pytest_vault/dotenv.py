@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from .errors import VaultError
-from .vaultfile import check_name
+from .names import check_name
 
 _ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([^=\s]+)\s*=\s*(.*)\Z", re.DOTALL)
 _DOUBLE_QUOTED_RUN = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)

@@ -29,7 +29,9 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from vaultfile_reference import parse_with_tomllib
 
+from pytest_vault.canonical_reader import canonical_document
 from pytest_vault.dotenv import DotenvError, parse_dotenv
 from pytest_vault.errors import (
     KeyFormatError,
@@ -41,15 +43,8 @@ from pytest_vault.errors import (
 )
 from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.keychain import check_key
-from pytest_vault.vaultfile import (
-    _COMMENT,
-    MAX_NAME_LENGTH,
-    VaultFile,
-    VaultHeader,
-    _canonical_document,
-    _parse_with_tomllib,
-    check_name,
-)
+from pytest_vault.names import MAX_NAME_LENGTH, check_name
+from pytest_vault.vaultfile import COMMENT, VaultFile, VaultHeader
 
 PATH = Path("fuzz") / "secrets.vault.toml"
 # Fixed keys, vault id and nonces, so that the counts printed below are the same each run.
@@ -256,7 +251,7 @@ def text_edits(draw: st.DrawFn) -> str:
     # Half the files get only edits that mostly keep the layout, so the fast path is taken.
     gentle = draw(st.booleans())
     for _ in range(draw(st.integers(min_value=1, max_value=2 if gentle else 4))):
-        at = draw(st.sampled_from(range(len(_COMMENT) if gentle else 0, len(text) + 1)))
+        at = draw(st.sampled_from(range(len(COMMENT) if gentle else 0, len(text) + 1)))
         chars = draw(st.text(alphabet=EDIT_ALPHABET, min_size=1, max_size=3))
         kinds = ["insert", "delete", "replace", "lines", "crlf", "within"]
         kind = "within" if gentle else draw(st.sampled_from(kinds))
@@ -291,11 +286,11 @@ def test_fast_path_and_tomllib_read_every_edited_file_alike(budget: int) -> None
     @fuzz_settings(budget)
     @given(text_edits())
     def check(text: str) -> None:
-        fast = _canonical_document(text) is not None
+        fast = canonical_document(text) is not None
         event("fast path" if fast else "tomllib")
         data = text.encode("utf-8")
         # Both raise VaultFileError with the same message, or both give the same file.
-        assert parse_outcome(VaultFile.parse, data) == parse_outcome(_parse_with_tomllib, data)
+        assert parse_outcome(VaultFile.parse, data) == parse_outcome(parse_with_tomllib, data)
 
     check()
 
@@ -506,10 +501,10 @@ def test_fast_path_and_tomllib_read_every_single_character_change_alike() -> Non
     text = OTHER_SAMPLE.decode("utf-8")
     paths: Counter[str] = Counter()
     for description, changed in single_character_changes(text):
-        paths["fast" if _canonical_document(changed) is not None else "tomllib"] += 1
+        paths["fast" if canonical_document(changed) is not None else "tomllib"] += 1
         data = changed.encode("utf-8")
         outcome = parse_outcome(VaultFile.parse, data)
-        assert outcome == parse_outcome(_parse_with_tomllib, data), description
+        assert outcome == parse_outcome(parse_with_tomllib, data), description
     assert paths["fast"] > len(text)  # most changes inside a token keep the layout
     assert paths["tomllib"] > len(text)
 
