@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from projects import Project
 
-from conftest import Project
 from pytest_vault.errors import VaultError
 from pytest_vault.fileio import write_lock
 from pytest_vault.key import VaultKey
