@@ -16,9 +16,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from .errors import KeyFormatError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_PREFIX: Final = "PYTEST-VAULT-KEY-1"
 KEY_BYTES: Final = 32
@@ -108,6 +111,12 @@ class VaultKey:
         return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(
             self._raw
         )
+
+    def cipher_for(self, vault_id: str) -> AESGCM:
+        """The AES-256-GCM cipher of one vault's values (see `cipher.value_aead`)."""
+        from .cipher import value_aead
+
+        return value_aead(self, vault_id)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VaultKey) and hmac.compare_digest(self._raw, other._raw)
