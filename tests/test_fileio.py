@@ -335,3 +335,19 @@ def test_init_sweeps_what_a_killed_writer_left(path: Path, key: VaultKey) -> Non
     lock.write_bytes(b"")
     create_vault(path, key)
     assert files_in(path.parent) == [path.name]
+
+
+def test_check_on_a_fifo_is_an_error_not_a_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check` re-reads a file it cannot load to list its problems: through the same
+    guarded read, or a FIFO would block it after the load refused it."""
+    from pytest_vault import cli
+
+    fifo = tmp_path / "secrets.vault.toml"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)
+    with fails_instead_of_hanging():
+        status = cli.main(["check", "--file", str(fifo), "--no-keyring"])
+    assert status != 0
+    assert "is a named pipe (FIFO), not a vault file" in capsys.readouterr().err
