@@ -41,6 +41,8 @@ class MaskerSlot:
 
 
 slot_key = pytest.StashKey[MaskerSlot]()
+#: masking.MIN_MASKED_LENGTH, without importing the masking engine at start-up.
+MIN_MASKED_LENGTH = 4
 
 
 def masker_slot(config: pytest.Config) -> MaskerSlot:
@@ -78,6 +80,8 @@ class MaskingStream:
         return stream
 
     def write(self, text: str) -> int:
+        if len(text) < MIN_MASKED_LENGTH:  # progress characters: no secret is this short
+            return self._stream.write(text)
         masker = self._slot.masker
         if not masker or type(text) is not str:
             return self._stream.write(text)

@@ -274,8 +274,7 @@ def pytest_configure(config):
 # -- switching one masking layer off (test_removing_a_layer_leaks) -----------------------
 
 LAYER_HOOKS = {  # layer -> (plugin name, its hooks)
-    "test-reports": ("vault-masking", ["pytest_runtest_makereport"]),
-    "logged-reports": ("vault-masking", ["pytest_runtest_logreport"]),
+    "test-reports": ("vault-masking", ["pytest_runtest_logreport"]),
     "collect-reports": ("vault-masking-collect", ["pytest_make_collect_report"]),
     "controller-reports": ("vault-masking", ["pytest_report_from_serializable"]),
     "open-flag": ("vault-masking", ["pytest_report_to_serializable"]),
@@ -1040,13 +1039,9 @@ class Removal:
 # The file layer masks the JUnit XML and the cache in place at the end of the run: the
 # layers that keep secrets out of those files in the first place are removed with it.
 REMOVALS = [
-    # Test reports: masked as made, and (backed up) when logged; with both off, everything
-    # the reports carry leaks into the JUnit XML and to any reporter.
-    Removal(
-        "test-reports,logged-reports,files", ALL_CHANNELS, ("reports/junit.xml", "observed/main")
-    ),
-    # Logged: a subtest's report is a copy made after makereport, with its own output.
-    Removal("logged-reports", ALL_CHANNELS, ("observed/main",)),
+    # Test reports (and subtests' copies of them), masked when logged: off, everything the
+    # reports carry leaks into the JUnit XML and to any reporter.
+    Removal("test-reports,files", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
     Removal("collect-reports,files", ALL_CHANNELS, ("reports/junit.xml", "observed/main")),
     # Warnings: the terminal net covers the summary; reporters get them raw.
     Removal("warnings", ALL_CHANNELS, ("observed/main",)),
@@ -1071,13 +1066,13 @@ REMOVALS = [
     ),
     # xdist: workers mask before sending, the controller again; with both off it leaks.
     Removal(
-        "worker-test-reports,worker-logged-reports,worker-collect-reports,controller-reports,files",
+        "worker-test-reports,worker-collect-reports,controller-reports,files",
         ALL_CHANNELS_XDIST,
         ("stdout", "reports/junit.xml", "observed/main"),
     ),
     # ... and so it does when the workers do not tell the controller their vault is open.
     Removal(
-        "worker-test-reports,worker-logged-reports,worker-collect-reports,worker-open-flag,files",
+        "worker-test-reports,worker-collect-reports,worker-open-flag,files",
         ALL_CHANNELS_XDIST,
         ("stdout", "reports/junit.xml", "observed/main"),
     ),
@@ -1085,11 +1080,10 @@ REMOVALS = [
 
 #: Layers that another one backs up: switched off alone, the run stays clean.
 BACKED_UP = {
-    "test-reports": ALL_CHANNELS,  # by the logged-report check
     "generated-ids": ALL_CHANNELS,  # by the node-id layer
     "log-log-cli": ALL_CHANNELS,  # by the terminal net
     # by the controller:
-    "worker-test-reports,worker-logged-reports,worker-collect-reports": ALL_CHANNELS_XDIST,
+    "worker-test-reports,worker-collect-reports": ALL_CHANNELS_XDIST,
     "controller-reports": ALL_CHANNELS_XDIST,  # by the workers
 }
 

@@ -5,9 +5,9 @@ points"), so that every reporter downstream (terminal, ``-rA``, JUnit XML, the c
 xdist, third-party reporters) only ever sees masked text. The layers, each switchable on
 its own (``tests/test_leaks.py`` removes them one by one), by module:
 
-- `layers`: test reports as they are made (`pytest_runtest_makereport`, outermost
-  wrapper) and, for reports made otherwise (subtests), when they are logged; collection
-  reports; node ids of items whose parametrize ids hold a secret (renamed as their
+- `layers`: test reports (and subtests' copies of them) when they are logged
+  (`pytest_runtest_logreport`, first: pytest logs each report right after making it);
+  collection reports, as they are made; node ids of items whose parametrize ids hold a secret (renamed as their
   collector makes them, before ``--lf``, the cache or xdist see them); warnings, before any
   reporter records them; generated parametrize ids; internal errors. Under xdist, workers
   mask before sending and tell the controller their vault is open; the controller then

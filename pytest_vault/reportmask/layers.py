@@ -70,16 +70,11 @@ class MaskingLayers:
         self.emit_github_masks()  # a vault opened after the last report (say, in a summary)
 
     # -- 1. reports ------------------------------------------------------------------------
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        masker = self.masker
-        if masker is not None:
-            mask_report(report, masker, self.memo)
-        return report
+    # A test's reports are masked when they are logged (`pytest_runtest_logreport`, first):
+    # pytest's ``call_and_report`` logs each report right after ``pytest_runtest_makereport``
+    # made it, with nothing in between, and every reporter (terminal, JUnit XML, xdist,
+    # plugins) takes reports from there. Report files written from ``makereport`` wrappers
+    # (allure-pytest) are masked in place by `files`.
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_to_serializable(
@@ -119,9 +114,10 @@ class MaskingLayers:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.emit_github_masks()
-        # Reports made without pytest_runtest_makereport: a subtest's is a copy of one,
-        # with the subtest's output and parameters added.
+        if self._github_pending:
+            self.emit_github_masks()
+        # Also reports made without pytest_runtest_makereport: a subtest's is a copy of
+        # one, with the subtest's output and parameters added.
         masker = self.masker
         if masker is not None and not was_masked(report):
             mask_report(report, masker, self.memo)
