@@ -7,6 +7,42 @@ ids and sources only.
 
 from __future__ import annotations
 
+import os
+import re
+
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
+_RANDOM_RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
+HIDDEN_PATH = "the path given (not repeated here: it looks like a key or a secret)"
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether ``text`` holds a vault key (its prefix, however it was mangled)."""
+    return "PYTESTVAULTKEY" in _NOT_ALPHANUMERIC.sub("", text).upper()
+
+
+def _looks_random(text: str) -> bool:
+    """A value rather than a file name: spaces, or a long run of letters and digits."""
+    if any(character.isspace() for character in text.strip()):
+        return True
+    for run in _RANDOM_RUN.findall(text):
+        if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
+            return True
+    return False
+
+
+def shown_path(path: object) -> str:
+    """``path`` as a message may show it, unless a key or a secret was typed in its place.
+
+    A key is never shown; text that looks like a value (spaces, a long random-looking
+    run) is not shown either when no such file exists.
+    """
+    text = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+    if looks_like_key(text):
+        return HIDDEN_PATH
+    if _looks_random(os.path.basename(text)) and not os.path.lexists(text):
+        return HIDDEN_PATH
+    return text
+
 
 def sentence(text: str) -> str:
     """``text`` as a sentence: capital first letter, final full stop."""
@@ -84,3 +120,8 @@ class MissingSecretError(VaultError):
 
 class ResetDeclinedError(VaultError):
     """A reset was refused (no confirmation) or declined at the prompt."""
+
+    def __init__(self, message: str, *, at_prompt: bool = False) -> None:
+        super().__init__(message)
+        #: Declined by the person at the prompt (pytest: an interruption, not a usage error).
+        self.at_prompt = at_prompt
