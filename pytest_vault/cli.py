@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__, keyflows, terminal
 from .errors import (
+    HIDDEN_PATH,
     NoKeyError,
     SecretValueError,
     VaultError,
@@ -330,7 +331,10 @@ def cmd_import(command: Command) -> int:
     from .vault import set_secrets
     from .vaultfile import check_value
 
-    values = read_dotenv(Path(command.args.env_file))
+    env_file = Path(command.args.env_file)
+    if shown_path(env_file) == HIDDEN_PATH and not env_file.exists():
+        raise VaultUsageError(f"There is no file {HIDDEN_PATH} to import.")
+    values = read_dotenv(env_file)
     vault_file = command.vault_file()
     existing = sorted(set(values) & set(vault_file.tokens))
     if existing and not command.args.force:
@@ -350,7 +354,7 @@ def cmd_import(command: Command) -> int:
 
 
 def _key_out(command: Command) -> Path | None:
-    return Path(command.args.key_out) if command.args.key_out else None
+    return Path(os.path.expanduser(command.args.key_out)) if command.args.key_out else None
 
 
 # -- argument parsing ----------------------------------------------------------------------

@@ -313,9 +313,14 @@ def _from_keyring(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> F
     if not readable:
         tried.append(why)
         return None
+    unusable = keyring_unusable()
+    if unusable is not None:
+        tried.append(unusable)
+        return None
     text, problem = read_keyring(header.key_id)
     if text is None:
-        tried.append(_retired_in_keyring(header) or problem)
+        retired = _retired_in_keyring(header)
+        tried.append(f"{problem}, only {retired}" if retired else problem)
         return None
     return check_key(header, text, f"the system keyring ({keyring_name()})", lookup.path)
 
@@ -326,9 +331,8 @@ def _retired_in_keyring(header: VaultHeader) -> str | None:
         text, _ = read_keyring(key_id)
         if text:
             return (
-                f"the system keyring ({keyring_name()}) holds only {key_id}, a key this vault "
-                f"has retired (rotated; get the new key, {header.key_id}, from whoever "
-                "rotated it)"
+                f"{key_id}, a key this vault has retired (rotated; get the new key from "
+                "whoever rotated it)"
             )
     return None
 
@@ -363,8 +367,8 @@ def keyring_unusable() -> str | None:
         from keyring.backends import chainer, fail
 
         backend = keyring.get_keyring()
-    except Exception as exc:
-        return f"the system keyring could not be loaded ({_describe(exc)})"
+    except Exception:  # reading or saving reports this failure in its own words
+        return None
     if isinstance(backend, fail.Keyring) or (
         isinstance(backend, chainer.ChainerBackend) and not backend.backends
     ):

@@ -169,9 +169,9 @@ def store_new_key(
         if problem is None:
             saved = True
             prompter.say(f"Saved the key in the system keyring ({keyring_name()}).")
-        else:
-            why = problem
-    if not saved:
+        else:  # "the key could not be saved in the system keyring (...)"
+            prompter.say(sentence(problem) + " " + keep_key_advice(lookup, key_out))
+    else:
         prompter.say(
             sentence(f"the key was NOT saved in a keyring: {why}")
             + " "

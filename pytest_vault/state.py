@@ -194,6 +194,13 @@ class VaultState:
                 f"vault locked: there is no vault file {self._display_path()} "
                 "(create it with `pytest --vault-unlock`)"
             )
+        retired = [
+            tried
+            for tried in getattr(self._key_error, "tried", ())
+            if "a key this vault has retired" in tried
+        ]
+        if retired:  # the keyring holds the key from before a rotation
+            return f"vault locked: {retired[0]}"
         return (
             f"vault locked: no key for {self._display_path()} "
             f"(set {key_env}, or run `pytest --vault-unlock`)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CliResult, Project
+from conftest import CliResult, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.settings import find_settings
 from test_plugin import FAST, USES_VAULT, inline, make_vault, run
@@ -328,3 +328,61 @@ def test_vault_key_file_given_apart_from_its_path_never_passes_with_skips(
     )
     assert joined.returncode == 0, joined.stdout + joined.stderr
     assert "2 passed" in joined.stdout
+
+
+# -- a key or a secret typed where a path belongs is never echoed --------------------------------
+
+
+def test_a_key_typed_as_a_path_is_never_echoed(project: Project) -> None:
+    key = project.init()
+    secret_like = "s3cr3t-T0ken-Value-9f8e7d6c5b4a"
+    for args in (
+        ("--key-file", key, "get", "API_TOKEN"),
+        (f"--key-file={key}", "key"),
+        ("set", "API_TOKEN", "--from-file", key),
+        ("set", "API_TOKEN", "--from-file", secret_like),
+        ("import", key),
+        ("import", secret_like),
+    ):
+        result = project.cli(*args, env={ENV: key} if args[0] in ("set", "import") else None)
+        assert result.returncode != 0, args
+        assert "not repeated here: it looks like a key or a secret" in result.stderr, args
+        assert key not in result.output
+        assert key[20:40] not in result.output
+        assert secret_like not in result.output
+
+
+def test_a_key_typed_as_the_key_file_path_stays_out_of_the_pytest_output(
+    vault_dir: pytest.Pytester,
+) -> None:
+    key = make_vault(vault_dir.path)
+    vault_dir.makepyfile(test_it=USES_VAULT)
+    result = inline(vault_dir, f"--vault-key-file={key.text()}")
+    text = str(result.stdout) + str(result.stderr)
+    assert "not repeated here: it looks like a key or a secret" in text
+    assert key.text() not in text
+    assert key.text()[20:40] not in text
+
+
+# -- after a rotation ---------------------------------------------------------------------------
+
+
+def test_a_retired_key_in_the_keyring_is_named_as_such(
+    vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyring
+) -> None:
+    from pytest_vault.vault import rekey
+
+    old = make_vault(vault_dir.path)
+    test_keyring.put(old.key_id, old.text())
+    new = rekey(vault_dir.path / "secrets.vault.toml", old, lambda key: None)  # a teammate's
+    vault_dir.makepyfile(test_it=USES_VAULT)
+    result = inline(vault_dir, "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"SKIPPED*vault locked: the system keyring (throwaway_keyring) has no entry for "
+            f"{new.key_id}, only {old.key_id}, a key this vault has retired (rotated; get the "
+            "new key from whoever rotated it)"
+        ]
+    )
+    clean(result, old.text(), new.text())

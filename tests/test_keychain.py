@@ -529,7 +529,8 @@ def run_script(setup: Setup, env: dict[str, str]) -> subprocess.CompletedProcess
     [
         ("", "ValueError"),
         ("no_such_module.Keyring", "ModuleNotFoundError"),
-        ("keyring.backends.fail.Keyring", "NoKeyringError"),
+        # keyring's own message for its fail backend is long; say it in a few words.
+        ("keyring.backends.fail.Keyring", "no system keyring is available on this machine"),
     ],
     ids=["empty", "missing-module", "fail-backend"],
 )
@@ -541,7 +542,10 @@ def test_broken_keyring_backend_means_not_found_because(
     assert done.returncode == 0, done.stderr
     first_line = done.stdout.splitlines()[0]
     assert first_line.startswith("NoKeyError No key for")
-    assert f"the system keyring could not be read ({why}" in first_line
+    if " " in why:
+        assert why in first_line
+    else:
+        assert f"the system keyring could not be read ({why}" in first_line
     assert "Traceback" not in done.stderr
     assert "Traceback" not in done.stdout
 

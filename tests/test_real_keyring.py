@@ -344,9 +344,9 @@ def test_vault_unlock_creates_the_vault_on_a_terminal(flow: Flow) -> None:
     assert child.exitstatus == 0, output
     assert "1 passed" in output
     assert "Created the vault" in output
-    assert f"Saved it in the system keyring ({BACKEND_NAME})." in output
+    assert f"Saved the key in the system keyring ({BACKEND_NAME})." in output
     shown = KEY_PATTERN.findall(output)
-    assert len(shown) == 1, output  # shown once
+    assert len(shown) == 1, output  # shown once, never echoed
     assert flow.stored() == shown[0]
     assert flow.cli("key").stdout == shown[0] + "\n"  # the console script finds it too
 
@@ -451,7 +451,8 @@ BROKEN_STATES = {
     "ci": Broken(
         "secret_service",
         "the keyring was not read because CI is set (vault_keyring = always reads it)",
-        "The keyring was not used because CI is set (vault_keyring = always reads it).",
+        "The key was NOT saved in a keyring: the keyring was not used because CI is set "
+        "(vault_keyring = always reads it).",
         (("CI", "true"),),
         unlock_run=True,
     ),
@@ -505,7 +506,7 @@ def test_keyring_that_gives_nothing_is_explained_never_a_traceback(
         unlock = flow.pytest("--vault-unlock")
         assert unlock.returncode == 4, unlock.output
         assert state.read in unlock.output
-        assert "(--vault-unlock has no terminal to ask on.)" in unlock.output
+        assert "(There is no terminal to ask for the key on.)" in unlock.output
         assert "test_uses_vault.py" not in unlock.stdout
         assert_clean(unlock.output, key)
 
