@@ -58,7 +58,7 @@ SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
 
 README_DEMO_COMMAND = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . "
-    "&& cd examples/demo && pytest"
+    "&& (cd examples/demo && pytest)"
 )
 README_TEST_COMMAND = 'pip install -e ".[test]" && pytest'
 
@@ -359,8 +359,10 @@ def test_readme_starts_with_the_demo_and_the_test_suite_commands() -> None:
 
 
 def test_readme_demo_runs_and_masks_its_secrets(tmp_path: Path) -> None:
-    """The README's first command ends in ``cd examples/demo && pytest``: run that part."""
-    assert README_DEMO_COMMAND.endswith("&& cd examples/demo && pytest")
+    """The README's first command ends in ``(cd examples/demo && pytest)``: run that part.
+
+    In a subshell, so the reader is back at the repository root for the next command."""
+    assert README_DEMO_COMMAND.endswith("&& (cd examples/demo && pytest)")
     demo = tmp_path / "demo"
     shutil.copytree(REPO / "examples" / "demo", demo)
     environ = dict(os.environ)

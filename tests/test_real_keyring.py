@@ -548,3 +548,18 @@ def test_vault_unlock_on_a_terminal_says_why_the_keyring_gave_nothing(
     before_prompt = output.split("Vault key:", 1)[0]
     assert "KeyringLocked" in before_prompt
     assert "The key could not be saved in the system keyring (KeyringLocked" in output
+
+
+def test_the_keyring_entry_is_labelled_with_the_vault_file_and_project(flow: Flow) -> None:
+    flow.init()
+    done = subprocess.run(
+        ["secret-tool", "search", "--all", "service", SERVICE, "username", flow.key_id()],
+        env=flow.keyring.child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    label = f"pytest-vault key for secrets.vault.toml of project ({flow.project.vault_file})"
+    assert f"label = {label}" in done.stdout + done.stderr
