@@ -125,7 +125,18 @@ def cmd_init(command: Command) -> int:
         command.path.unlink(missing_ok=True)
         say(f"Removed {command.path} again: its key could not be handed over.")
         raise
+    _offer_git_setup(command)
     return 0
+
+
+def _offer_git_setup(command: Command) -> None:
+    """Offer to configure git's merge and diff drivers for the new vault (default yes)."""
+    from .gitdrivers import offer_setup
+
+    try:
+        offer_setup(command.path, ask=terminal.terminal_available())
+    except VaultError as exc:
+        say(f"git was not configured: {exc}")
 
 
 def cmd_set(command: Command) -> int:
@@ -314,16 +325,33 @@ def cmd_reset(command: Command) -> int:
 
 
 def cmd_check(command: Command) -> int:
-    vault_file = command.vault_file()
-    say(f"{command.path}: format, header and {len(vault_file.tokens)} value(s) well-formed.")
-    try:
-        found = find_key(vault_file.header, command.lookup)
-    except NoKeyError:
-        say("No key found, so the values were not decrypted.")
-        return 0
-    vault_file.decrypt_all(found.key)
-    say(f"Every value decrypts with the key from {found.source}.")
-    return 0
+    from .checkup import cmd_check as check
+
+    return check(command)
+
+
+def cmd_repair(command: Command) -> int:
+    from .repair import cmd_repair as repair
+
+    return repair(command)
+
+
+def cmd_git_setup(command: Command) -> int:
+    from .gitdrivers import cmd_git_setup as git_setup
+
+    return git_setup(command)
+
+
+def cmd_merge(command: Command) -> int:
+    from .gitdrivers import cmd_merge as merge
+
+    return merge(command)
+
+
+def cmd_textconv(command: Command) -> int:
+    from .gitdrivers import cmd_textconv as textconv
+
+    return textconv(command)
 
 
 def cmd_import(command: Command) -> int:
@@ -373,6 +401,10 @@ COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
     "reset": (cmd_reset, "new key, every secret deleted (for a lost key)"),
     "check": (cmd_check, "validate the file; with a key, decrypt every value"),
     "import": (cmd_import, "add the secrets of a .env-style file"),
+    "repair": (cmd_repair, "re-encrypt values left under a retired key"),
+    "git-setup": (cmd_git_setup, "configure git to merge and diff the vault per secret"),
+    "merge": (cmd_merge, "git merge driver: merge BASE OURS THEIRS per secret"),
+    "textconv": (cmd_textconv, "git diff driver: names, header and value fingerprints"),
 }
 
 
@@ -414,7 +446,28 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "import":
             sub.add_argument("env_file", metavar="FILE")
             sub.add_argument("--force", action="store_true", help="replace existing names")
+        if name == "merge":
+            _merge_arguments(sub)
+        if name == "textconv":
+            sub.add_argument("textconv_file", metavar="FILE")
     return parser
+
+
+def _merge_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "versions",
+        nargs="*",
+        metavar="BASE OURS THEIRS",
+        help="as git's merge driver: the three versions (%%O %%A %%B; the result goes to "
+        "OURS); without them, merge the vault file git is merging, from git's index",
+    )
+    side = sub.add_mutually_exclusive_group()
+    side.add_argument("--ours", action="store_true", help="settle conflicts with our line")
+    side.add_argument("--theirs", action="store_true", help="settle conflicts with their line")
+    sub.add_argument(
+        "--marker-size", type=int, default=7, metavar="N", help="conflict marker length (%%L)"
+    )
+    sub.add_argument("--path", metavar="PATH", help="the file's path, for messages (%%P)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

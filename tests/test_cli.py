@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from projects import CONSOLE_SCRIPT, CliResult, Project, ThrowawayKeyring
 
-from conftest import CONSOLE_SCRIPT, CliResult, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
 from pytest_vault.vaultfile import VaultFile

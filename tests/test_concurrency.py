@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import CONSOLE_SCRIPT, Project
 
-from conftest import CONSOLE_SCRIPT, Project
 from pytest_vault.errors import VaultError
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from projects import Project
 
-from conftest import Project
 from pytest_vault.errors import VaultError
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Project
+    from projects import Project
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -345,6 +345,38 @@ def _report(mismatches: dict[str, str]) -> None:
         pytest.xfail("; ".join(KNOWN_MISMATCHES[where] for where in mismatches))
 
 
+TEAM = DOCS / "team.md"
+
+
+def expected_output(block: Block) -> list[str]:
+    """The output lines a console block shows (``…`` stands for any text)."""
+    return [line for line in block.text.splitlines() if line and not line.startswith("$ ")]
+
+
+def shown_line_pattern(line: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(map(re.escape, line.split("\u2026"))) + "$")
+
+
+@needs_bash
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_team_page_runs_with_real_git_and_shows_real_output(project: Project) -> None:
+    """team.md's merge scenarios run in order, and every output line they show is real."""
+    runnable = [b for b in code_blocks(TEAM) if b.marker == "run"]
+    assert len(runnable) >= 7, "team.md lost its runnable merge scenarios"
+    for block in runnable:
+        done = run_script(block, project.root)
+        output = done.stdout.splitlines()  # run_script merges standard error into it
+        assert done.returncode == 0, (
+            f"{block.where} exited {done.returncode}:\n{block.script()}\n{done.stdout}"
+        )
+        for line in expected_output(block):
+            pattern = shown_line_pattern(line)
+            assert any(pattern.match(real) for real in output), (
+                f"{block.where}: the page shows\n{line}\nbut the commands printed\n"
+                + "\n".join(output)
+            )
+
+
 # -- the README -----------------------------------------------------------------------------
 
 
@@ -425,7 +457,9 @@ def code_names(tmp_path_factory: pytest.TempPathFactory) -> CodeNames:
     pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder)
     markers_help = _help(sys.executable, "-m", "pytest", "--markers", cwd=folder)
     main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder)
-    commands = set(re.findall(r"(?m)^ {4}([a-z]+)\b", main_help.split("positional arguments:")[1]))
+    commands = set(
+        re.findall(r"(?m)^ {4}([a-z][a-z-]*)\b", main_help.split("positional arguments:")[1])
+    )
     options = {
         command: _long_options(_help(CONSOLE_SCRIPT, command, "--help", cwd=folder))
         for command in sorted(commands)
@@ -466,7 +500,7 @@ def test_reference_documents_exactly_the_ini_options(code_names: CodeNames) -> N
 
 def test_reference_documents_exactly_the_commands(code_names: CodeNames) -> None:
     console = section(REFERENCE.read_text(encoding="utf-8"), "The console script")
-    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z]+)\b", console))
+    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z][a-z-]*)\b", console))
     assert documented == code_names.commands
 
 
@@ -478,7 +512,7 @@ def test_reference_documents_exactly_the_command_options(code_names: CodeNames) 
     assert existing - documented == set(), "in the console script but not documented"
     for command, options in code_names.command_options.items():
         extra = options - code_names.global_options - {"--version"}
-        part = re.search(rf"(?ms)^### `pytest-vault {command}\b.*?(?=^### |\Z)", console)
+        part = re.search(rf"(?ms)^### `pytest-vault {command}[` ].*?(?=^### |\Z)", console)
         assert part is not None
         missing = {option for option in extra if option not in part.group(0)}
         assert not missing, f"`{command}` does not document {sorted(missing)}"
@@ -496,7 +530,7 @@ def test_every_console_command_named_anywhere_exists(code_names: CodeNames) -> N
         named = {
             match
             for code in inline_code(page)
-            for match in re.findall(r"\bpytest-vault ([a-z]+)\b", code)
+            for match in re.findall(r"(?<![=\w-])pytest-vault ([a-z][a-z-]*)\b", code)
         }
         unknown = named - code_names.commands
         assert not unknown, f"{page.name} names commands that do not exist: {sorted(unknown)}"

@@ -14,13 +14,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_runs import FAST, inline, make_vault, run
+from projects import CliResult, Project, ThrowawayKeyring
 
-from conftest import CliResult, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.settings import find_settings
-from test_plugin import FAST, USES_VAULT, inline, make_vault, run
 
 ENV = "PYTEST_VAULT_KEY"
+USES_VAULT = """
+def test_plain():
+    pass
+
+def test_uses_vault(vault):
+    assert vault["API_TOKEN"] == "tok-3f9a-value-0001"
+"""
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

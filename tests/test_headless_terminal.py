@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_runs import FAST
+from projects import CONSOLE_SCRIPT, Project, ThrowawayKeyring
 from pty_session import Terminal
 
-from conftest import CONSOLE_SCRIPT, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
-from test_plugin import FAST
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from projects import CONSOLE_SCRIPT, CliResult, Project, ThrowawayKeyring
 
-from conftest import CONSOLE_SCRIPT, CliResult, Project, ThrowawayKeyring
 from pytest_vault.dotenv import parse_dotenv
 from pytest_vault.errors import VaultError
 from pytest_vault.key import KEY_PREFIX, VaultKey

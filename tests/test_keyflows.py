@@ -11,10 +11,10 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
+from projects import ThrowawayKeyring
 from scripted_prompter import ScriptedPrompter
 from throwaway_keyring import PlaintextKeyring
 
-from conftest import ThrowawayKeyring
 from pytest_vault import keyflows
 from pytest_vault.errors import KeyFormatError, NoKeyError, ResetDeclinedError, WrongKeyError
 from pytest_vault.key import VaultKey

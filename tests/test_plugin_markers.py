@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from test_plugin import inline, make_vault
+from plugin_runs import inline, make_vault
 
 ENV = "PYTEST_VAULT_KEY"
 

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-
-from conftest import CliResult, Project
+from projects import CliResult, Project
 from secret_service import SecretServiceSession, require_secret_service
 
 pytestmark = pytest.mark.real_keyring

@@ -12,8 +12,8 @@ import string
 from pathlib import Path
 
 import pytest
+from projects import Project
 
-from conftest import Project
 from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import MAX_VALUE_BYTES, VaultFile
 

@@ -1,4 +1,4 @@
-"""Tests of the private Secret Service helper (tests/secret_service.py) against real daemons."""
+"""Tests of the private Secret Service helper (tests/support/secret_service.py), real daemons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from secret_service import (
     KEYRING_BACKEND,
     MISSING_PACKAGES_HINT,
@@ -280,7 +279,7 @@ def test_killed_test_process_leaves_nothing_running(tmp_path: Path) -> None:
         "print(*session.pids, flush=True)\n"
         "time.sleep(60)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent / "support")}
     child = subprocess.Popen(
         [sys.executable, "-c", code, str(root)], env=env, stdout=subprocess.PIPE, text=True
     )
