@@ -266,3 +266,39 @@ def test_a_wrong_key_at_the_prompt_is_never_echoed(vault: tuple[Path, VaultKey])
         keyflows.ask_for_key(prompter, header_of(path), KeyLookup(path=path, environ={}))
     assert other not in prompter.text
     assert other not in str(info.value)
+
+
+# -- the front ends use the same flows ------------------------------------------------------------
+
+
+def test_the_console_script_asks_through_the_same_flow(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    test_keyring: ThrowawayKeyring,
+) -> None:
+    from pytest_vault import cli, terminal
+    from pytest_vault.vault import set_secrets
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    key = VaultKey.generate()
+    create_vault(tmp_path / "secrets.vault.toml", key)
+    set_secrets(tmp_path / "secrets.vault.toml", key, {"API_TOKEN": "api-token-value"})
+    monkeypatch.chdir(tmp_path)
+    prompter = ScriptedPrompter([key.text(), False])
+    monkeypatch.setattr(terminal, "open_prompter", lambda say_to=None: prompter)
+    assert cli.main(["get", "API_TOKEN"]) == 0
+    assert capsys.readouterr().out == "api-token-value\n"
+    assert prompter.asked == ["Vault key: ", "Save the key in the system keyring? [Y/n]"]
+    assert test_keyring.entries() == {}
+
+
+def test_keyring_messages_are_cut_between_words() -> None:
+    from pytest_vault.keychain import _describe
+
+    words = " ".join(f"word{n:03d}" for n in range(60))  # 479 characters
+    described = _describe(RuntimeError(words))
+    assert described.endswith(" …")
+    last = described.removesuffix(" …").rsplit(" ", 1)[-1]
+    assert last in words.split()
+    assert len(described) < 240

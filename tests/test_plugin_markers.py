@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from plugin_runs import inline, make_vault
+from plugin_runs import inline, make_vault, run
 
 ENV = "PYTEST_VAULT_KEY"
 
@@ -245,3 +245,11 @@ def test_no_line_when_nothing_of_the_vault_was_skipped(vault_dir: pytest.Pyteste
     result = inline(vault_dir, "-q")
     result.assert_outcomes(skipped=1)
     assert "vault:" not in str(result.stdout)
+
+
+def test_the_line_counts_the_skips_of_xdist_workers(vault_dir: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    make_vault(vault_dir.path)
+    vault_dir.makepyfile(MIXED)
+    result = run(vault_dir, "-q", "-n", "2")
+    result.stdout.fnmatch_lines(["vault: 3 tests skipped: 2 because no key for *"])
