@@ -393,3 +393,24 @@ def test_a_retired_key_in_the_keyring_is_named_as_such(
         ]
     )
     clean(result, old.text(), new.text())
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("{key}", True),
+        ("{key_start}", True),  # most of a key
+        ("{key_lower}", True),
+        ("s3cr3t-T0ken-Value-9f8e7d6c5b4a", True),  # a value, and no such file
+        ("correct horse battery staple", True),
+        ("/run/secrets/pytest_vault_key", False),  # docs/ci.md's path
+        ("~/.config/pytest-vault/project.key", False),
+        ("vault.key", False),
+    ],
+)
+def test_shown_path_hides_keys_and_values(text: str, hidden: bool) -> None:
+    from pytest_vault.errors import HIDDEN_PATH, shown_path
+
+    key = VaultKey.generate().text()
+    text = text.format(key=key, key_start=key[:40], key_lower=key.lower())
+    assert (shown_path(text) == HIDDEN_PATH) is hidden
