@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, keyflows, terminal
 from .errors import (
@@ -35,6 +36,9 @@ from .keychain import (
 from .masking import MIN_MASKED_LENGTH
 from .settings import Settings, find_settings
 from .vaultfile import VaultFile
+
+if TYPE_CHECKING:
+    from .keyflows import Prompter
 
 PROG = "pytest-vault"
 
@@ -64,7 +68,14 @@ class Command:
         )
         self.path: Path = self.settings.vault_file
         self.lookup = KeyLookup.from_settings(self.settings, environ=dict(os.environ))
-        self.prompter = terminal.open_prompter(sys.stderr)
+        self._prompter: Prompter | None = None
+
+    @property
+    def prompter(self) -> Prompter:
+        """Messages to standard error, questions on the terminal (opened when first needed)."""
+        if self._prompter is None:
+            self._prompter = terminal.open_prompter(sys.stderr)
+        return self._prompter
 
     def vault_file(self) -> VaultFile:
         try:
