@@ -12,6 +12,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from unittest import mock
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -565,6 +566,24 @@ def _cut_before(text: str, start: int) -> bool:
     return text[start - 2 : start] in ("- ", "+ ") and (start == 2 or text[start - 3] in " \n\t")
 
 
+def _fragment_runs(text: str, fragments: list[str]) -> Iterator[tuple[int, int]]:
+    """Each maximal common run of FRAGMENT_LENGTH or more of ``text`` with a fragment form,
+    without the line breaks at its ends."""
+    for form in fragments:
+        for at in range(len(text) - FRAGMENT_LENGTH + 1):
+            window = text[at : at + FRAGMENT_LENGTH]
+            for to in _occurrences(form, window):
+                if at and to and text[at - 1] == form[to - 1]:
+                    continue  # not where the run starts
+                start = at
+                end = at + _common_prefix(text, at, form[to:])
+                while text[start] in "\r\n":
+                    start += 1
+                while text[end - 1] in "\r\n":
+                    end -= 1
+                yield start, end
+
+
 def brute_force_shape(text: str, secrets: Mapping[str, str]) -> str:
     """``text`` with each masked stretch as one "#", computed the slow and obvious way
     from the documented rule (regions.py, forms.py), without the index."""
@@ -582,11 +601,13 @@ def brute_force_shape(text: str, secrets: Mapping[str, str]) -> str:
                     cover(at, at + len(form))
             continue
         regions = sensitive_regions(value)
-        fragments = [form for start, end in regions for form in escaped_forms(value[start:end])]
-        for start in range(len(text) - FRAGMENT_LENGTH + 1):
-            window = text[start : start + FRAGMENT_LENGTH]
-            if any(window in form for form in fragments):
-                cover(start, start + FRAGMENT_LENGTH)
+        fragments = []
+        for start, end in regions:
+            fragments.extend(escaped_forms(value[start:end]))
+            if "%" in value[start:end]:
+                fragments.extend(escaped_forms(unquote(value[start:end])))
+        for start, end in _fragment_runs(text, fragments):
+            cover(start, end)
         lines = [line for line, _ in carrying_lines(value, regions)]
         for line in {*lines, *(line.strip() for line in lines)}:
             if len(line.strip()) >= MIN_MASKED_LENGTH:

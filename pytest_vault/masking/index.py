@@ -63,9 +63,10 @@ Piece = tuple[str, int, int]
 Run = tuple[int, int, int]
 """A common run: start and end (exclusive, in units of the text) and the piece's number."""
 
-Acceptor = Callable[[int, int, int, int, int], bool]
+Acceptor = Callable[[int, int, int, int, int], "tuple[int, int] | None"]
 """Decides whether a common run counts: ``accept(start, end, piece, before, after)``, where
-``before`` and ``after`` are the units of the piece left out before and after the run."""
+``before`` and ``after`` are the units of the piece left out before and after the run,
+returns the span to mask (maybe trimmed) or None."""
 
 
 class Layout:
@@ -288,7 +289,9 @@ class GramIndex:
                 extended[diagonal] = end
                 piece_start, piece_end = self._starts[piece], self._ends[piece]
                 corpus_end = corpus_start + end - start
-                if accept(start, end, piece, corpus_start - piece_start, piece_end - corpus_end):
+                span = accept(start, end, piece, corpus_start - piece_start, piece_end - corpus_end)
+                if span is not None:
+                    start, end = span
                     found.append((start, end, piece))
                     if first:
                         return found

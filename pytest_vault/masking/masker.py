@@ -25,6 +25,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
+from urllib.parse import unquote
 
 from . import index as _index
 from .forms import BIG_REGION, escaped_forms, neighbourhood_forms
@@ -54,6 +55,8 @@ _DOTS = "...".encode("utf-16-le")
 _ELLIPSIS = "…".encode("utf-16-le")
 _DIFF_MARKERS = ("- ".encode("utf-16-le"), "+ ".encode("utf-16-le"))
 _LINE_SPACE = (" ".encode("utf-16-le"), "\n".encode("utf-16-le"), "\t".encode("utf-16-le"))
+
+_LINE_BREAKS = ("\n".encode("utf-16-le"), "\r".encode("utf-16-le"))
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
@@ -294,11 +297,13 @@ def _add_pieces(
     fragments: set[str] = set()
     for start, end in regions:
         region = value[start:end]
-        forms = (
-            escaped_forms(region)
-            if len(region) <= BIG_REGION
-            else neighbourhood_forms(region, FRAGMENT_LENGTH - 1)
-        )
+        if len(region) > BIG_REGION:
+            forms = neighbourhood_forms(region, FRAGMENT_LENGTH - 1)
+        elif "%" in region and (decoded := unquote(region)) != region:
+            # A percent-encoded region (a URL's password) is also masked decoded.
+            forms = [*escaped_forms(region), *escaped_forms(decoded)]
+        else:
+            forms = escaped_forms(region)
         # A big region's pieces all go to the sparse index, however small.
         kind = FRAGMENT if len(region) <= BIG_REGION else BIG_FRAGMENT
         for form in forms:
@@ -322,20 +327,29 @@ def _add_pieces(
 
 
 def _acceptor(index: GramIndex, data: bytes) -> Acceptor:
-    """Whether a common run of ``data`` with a piece of ``index`` counts, by its kind."""
+    """What of a common run of ``data`` with a piece of ``index`` counts, by its kind."""
     kinds = index.kinds
 
-    def accept(start: int, end: int, piece: int, before: int, after: int) -> bool:
+    def accept(start: int, end: int, piece: int, before: int, after: int) -> tuple[int, int] | None:
         kind = kinds[piece]
         if kind == FRAGMENT:
-            return end - start >= FRAGMENT_LENGTH
+            if end - start < FRAGMENT_LENGTH:
+                return None
+            # A region's line breaks inside a run are masked, those at its ends are left.
+            while data[2 * start : 2 * start + 2] in _LINE_BREAKS:
+                start += 1
+            while data[2 * end - 2 : 2 * end] in _LINE_BREAKS:
+                end -= 1
+            return start, end
         if before == 0 and after == 0:
-            return True
+            return start, end
         if kind == LINE or end - start < FRAGMENT_LENGTH:
-            return False
+            return None
         if before == 0 and _ellipsis_at(data, end):
-            return True  # a beginning, cut off by an ellipsis
-        return after == 0 and (_ellipsis_before(data, start) or _diff_marker_before(data, start))
+            return start, end  # a beginning, cut off by an ellipsis
+        if after == 0 and (_ellipsis_before(data, start) or _diff_marker_before(data, start)):
+            return start, end  # an end, after an ellipsis or as a diff's differing tail
+        return None
 
     return accept
 
