@@ -709,10 +709,11 @@ def test_big_secret_fragments_are_masked() -> None:
     assert all(piece.startswith("<vault:") for piece in masked.split(" | ")), masked[:300]
     body = "".join(pem.splitlines()[1:-1])
     assert leaked_windows(masked, body) == []
-    # Longer than 4,096 characters: masked by its regions and lines, the armour stays.
-    assert masker.mask(f"key = {pem!r}") == (
-        "key = '-----BEGIN PRIVATE KEY-----\\n<vault:PEM>\\n-----END PRIVATE KEY-----\\n'"
-    )
+    assert masker.mask(f"key = {pem!r}") == "key = '<vault:PEM>'"
+    assert masker.mask(f"key = {repr(pem)[:300]}...") == "key = '<vault:PEM>..."
+    assert masker.mask(f"key = ...{repr(pem)[-300:]}") == "key = ...<vault:PEM>'"
+    # A line of it printed alone: the armour carries nothing secret.
+    assert masker.mask(pem.splitlines()[0]) == pem.splitlines()[0]
 
 
 def test_one_mebibyte_secret_builds_in_bounded_memory() -> None:
@@ -733,6 +734,7 @@ def test_one_mebibyte_secret_builds_in_bounded_memory() -> None:
     assert masked == (
         "line <vault:PEM>; repr <vault:PEM>; tail '<vault:PEM>\\n-----END PRIVATE KEY-----\\n'"
     )
+    assert masker.mask(pem) == "<vault:PEM>"
     clean = "E   assert response.status_code == 200\n" * 300
     assert masker.mask(clean) is clean
 

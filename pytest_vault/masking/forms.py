@@ -143,12 +143,13 @@ def _tables(text: str, kinds: range) -> list[dict[int, str]]:
     return tables
 
 
-def escaped_forms(text: str) -> list[str]:
-    """``text`` and each distinct escaped form of it, ``text`` first."""
+def escaped_forms(text: str, *, markup: bool = True) -> list[str]:
+    """``text`` and each distinct escaped form of it, ``text`` first (without the URL and
+    XML forms unless ``markup``)."""
     if _UNESCAPED.match(text):
         return [text]
     forms = [text]
-    for table in _tables(text, range(len(_ALL))):
+    for table in _tables(text, range(len(_ALL) if markup else len(TEXT_ESCAPES))):
         form = text.translate(table)
         if form not in forms:
             forms.append(form)

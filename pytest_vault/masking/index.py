@@ -149,24 +149,22 @@ class GramIndex:
 
     def __init__(self, pieces: Sequence[Piece], layout: Layout) -> None:
         self._layout = layout
-        self._starts = array("q")
-        self._ends = array("q")
-        self.owners = array("q")
-        self.kinds = array("b")
-        chunks: list[bytes] = []
-        position = 0
+        self.owners = array("q", [owner for _, owner, _ in pieces])
+        self.kinds = array("b", [kind for _, _, kind in pieces])
+        chunks = [form.encode("utf-16-le", "surrogatepass") for form, _, _ in pieces]
         period = layout.period
-        for form, owner, kind in pieces:
-            data = encode(form)
+        starts: list[int] = []
+        ends: list[int] = []
+        position = 0
+        for index, data in enumerate(chunks):
             units = len(data) // 2
-            self._starts.append(position)
-            self._ends.append(position + units)
-            self.owners.append(owner)
-            self.kinds.append(kind)
-            chunks.append(data)
+            starts.append(position)
+            ends.append(position + units)
             padded = -(-(units + 1) // period) * period  # one pad unit at least
-            chunks.append(_PAD * (padded - units))
+            chunks[index] = data + _PAD * (padded - units)
             position += padded
+        self._starts = array("q", starts)
+        self._ends = array("q", ends)
         self._corpus = b"".join(chunks)
         self._grams: dict[int, int] = {}
         self._more: dict[int, list[int] | None] = {}

@@ -38,9 +38,14 @@ __all__ = ["KEY_NAME", "Masker"]
 KEY_NAME = "key"
 """What a vault key is masked as: ``<vault:key>``."""
 
-FRAGMENT, WHOLE, LINE, BIG_FRAGMENT = 0, 1, 2, 3
+FRAGMENT, WHOLE, LINE, BIG_FRAGMENT, HEAD, TAIL = range(6)
 """Kinds of piece: any run of FRAGMENT_LENGTH counts; the whole piece or a truncated end
-of it counts; only the whole piece counts; a fragment of a big region (sparse index)."""
+of it counts; only the whole piece counts; a fragment of a big region (sparse index); the
+beginning of a big value's form (the whole form from there, or a truncated beginning,
+counts); its end (a truncated end counts)."""
+
+_EDGE = 512
+"""Characters of a big value's form indexed at each end (pytest shows ~120 of them)."""
 
 _WHOLE_FORMS_MAX_LENGTH = 4096
 """Values up to this length are also matched whole, in every escaped form; longer ones
@@ -48,6 +53,9 @@ are masked by their sensitive regions (in every form, whatever their length) and
 
 _QUICK_LENGTH = 256
 """Texts up to this long are first checked cheaply for a secret (most texts are short)."""
+
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_.~-]+\Z")
+"""A value made only of characters no escaping changes, on one line, without structure."""
 
 _TOKEN = re.compile(r"<vault:([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -74,7 +82,16 @@ class Masker:
     name to more literal forms of its secret to mask whole (``scan`` adds base64 forms).
     """
 
-    __slots__ = ("_dense", "_names", "_owners", "_short", "_short_pattern", "_sparse", "_tokens")
+    __slots__ = (
+        "_dense",
+        "_fulls",
+        "_names",
+        "_owners",
+        "_short",
+        "_short_pattern",
+        "_sparse",
+        "_tokens",
+    )
 
     def __init__(
         self,
@@ -104,10 +121,12 @@ class Masker:
         present = {name for name, _ in owners}
         owners.extend((name, "") for name in sorted(extras) if extras[name] and name not in present)
         self._owners: tuple[tuple[str, str], ...] = tuple(owners)
-        self._tokens = frozenset(name for name, _ in owners)
+        self._tokens = self._names.union(name for name, _ in owners)
         short: tuple[dict[str, int], ...] = ({}, {}, {})  # by priority: values, lines, forms
         pieces: list[Piece] = []
+        heads: dict[tuple[int, str], list[bytes]] = {}  # a big value's form's beginning
         owner_index = {name: index for index, (name, _) in enumerate(owners)}
+        plain_token = _PLAIN_TOKEN.match
         for owner, (_, value) in enumerate(owners):
             if not value:
                 continue
@@ -117,7 +136,18 @@ class Masker:
                 for form in forms[1:]:
                     short[2].setdefault(form, owner)
                 continue
-            _add_pieces(value, owner, value in key_values, pieces, short[1])
+            if plain_token(value):
+                # Most secrets (API tokens): sensitive whole, their only form, one line.
+                pieces.append((value, owner, FRAGMENT))
+            else:
+                _add_pieces(
+                    value,
+                    owner,
+                    is_key=value in key_values,
+                    pieces=pieces,
+                    short_lines=short[1],
+                    heads=heads,
+                )
         for name, forms in extras.items():
             if not forms:
                 continue
@@ -134,13 +164,14 @@ class Masker:
         self._short_pattern = re.compile(_trie_pattern(self._short)) if self._short else None
         dense: list[Piece] = []
         sparse: list[Piece] = []
+        # The whole forms a HEAD piece begins, by the piece's number in its index.
+        self._fulls: tuple[dict[int, list[bytes]], dict[int, list[bytes]]] = ({}, {})
         for form, owner, kind in pieces:
-            if kind == BIG_FRAGMENT:
-                sparse.append((form, owner, FRAGMENT))
-            elif _units(form) > _index.DENSE_MAX_UNITS:
-                sparse.append((form, owner, kind))
-            else:
-                dense.append((form, owner, kind))
+            big = kind == BIG_FRAGMENT or _units(form) > _index.DENSE_MAX_UNITS
+            chosen = sparse if big else dense
+            if kind == HEAD:
+                self._fulls[big][len(chosen)] = sorted(heads[owner, form], key=len, reverse=True)
+            chosen.append((form, owner, FRAGMENT if kind == BIG_FRAGMENT else kind))
         self._dense = GramIndex(dense, DENSE)
         self._sparse = GramIndex(sparse, SPARSE) if sparse else None
 
@@ -253,10 +284,10 @@ class Masker:
             return found
         data = encode(text)
         in_units: list[_Interval] = []
-        for index in (self._dense, self._sparse):
+        for index, fulls in zip((self._dense, self._sparse), self._fulls, strict=True):
             if index is None or not index or (first and in_units):
                 continue
-            accept = _acceptor(index, data)
+            accept = _acceptor(index, data, fulls)
             owners = index.owners
             in_units.extend(
                 (start, end, owners[piece])
@@ -290,7 +321,13 @@ class Masker:
 
 
 def _add_pieces(
-    value: str, owner: int, is_key: bool, pieces: list[Piece], short_lines: dict[str, int]
+    value: str,
+    owner: int,
+    *,
+    is_key: bool,
+    pieces: list[Piece],
+    short_lines: dict[str, int],
+    heads: dict[tuple[int, str], list[bytes]],
 ) -> None:
     """The index pieces of one value of FRAGMENT_LENGTH characters or more."""
     regions = sensitive_regions(value, whole=is_key)
@@ -311,11 +348,24 @@ def _add_pieces(
                 fragments.add(form)
                 pieces.append((form, owner, kind))
     whole = regions == [(0, len(value))]  # then every run of 10 of it is a fragment
-    if not whole and len(value) <= _WHOLE_FORMS_MAX_LENGTH:
-        # (A longer value's every sensitive part is masked already; indexing it whole too
-        # would double the index.)
+    if whole:
+        pass
+    elif len(value) <= _WHOLE_FORMS_MAX_LENGTH:
         wholes = escaped_forms(value)
         pieces.extend((form, owner, WHOLE) for form in wholes if form not in fragments)
+    else:
+        # Indexing a big value whole would double the index: its beginning and end are
+        # indexed, and a whole form is recognised from its beginning by one comparison.
+        tails: set[str] = set()
+        for form in escaped_forms(value, markup=False):
+            head, tail = form[:_EDGE], form[-_EDGE:]
+            if (owner, head) not in heads:
+                heads[owner, head] = []
+                pieces.append((head, owner, HEAD))
+            heads[owner, head].append(encode(form))
+            if tail not in tails:
+                tails.add(tail)
+                pieces.append((tail, owner, TAIL))
     for line, inside in carrying_lines(value, regions):
         for text in (line, line.strip()) if line != line.strip() else (line,):
             if len(text.strip()) < MIN_MASKED_LENGTH:
@@ -326,7 +376,7 @@ def _add_pieces(
                 pieces.append((text, owner, LINE))
 
 
-def _acceptor(index: GramIndex, data: bytes) -> Acceptor:
+def _acceptor(index: GramIndex, data: bytes, fulls: Mapping[int, list[bytes]]) -> Acceptor:
     """What of a common run of ``data`` with a piece of ``index`` counts, by its kind."""
     kinds = index.kinds
 
@@ -341,13 +391,25 @@ def _acceptor(index: GramIndex, data: bytes) -> Acceptor:
             while data[2 * end - 2 : 2 * end] in _LINE_BREAKS:
                 end -= 1
             return start, end
-        if before == 0 and after == 0:
+        if kind == HEAD and before == 0:
+            for full in fulls[piece]:  # longest first
+                if data.startswith(full, 2 * start):
+                    return start, start + len(full) // 2
+        elif kind == TAIL:
+            if after == 0 and end - start >= FRAGMENT_LENGTH and _ellipsis_before(data, start):
+                return start, end
+            return None
+        elif before == 0 and after == 0:
             return start, end
         if kind == LINE or end - start < FRAGMENT_LENGTH:
             return None
         if before == 0 and _ellipsis_at(data, end):
             return start, end  # a beginning, cut off by an ellipsis
-        if after == 0 and (_ellipsis_before(data, start) or _diff_marker_before(data, start)):
+        if (
+            kind == WHOLE
+            and after == 0
+            and (_ellipsis_before(data, start) or _diff_marker_before(data, start))
+        ):
             return start, end  # an end, after an ellipsis or as a diff's differing tail
         return None
 
