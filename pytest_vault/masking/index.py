@@ -72,7 +72,7 @@ returns the span to mask (maybe trimmed) or None."""
 class Layout:
     """How a gram index samples its pieces and probes texts."""
 
-    __slots__ = ("period", "stride", "text_offsets")
+    __slots__ = ("byte_offsets", "period", "stride", "text_offsets")
 
     def __init__(self, stride: int, text_offsets: tuple[int, ...]) -> None:
         #: Grams are indexed at every ``stride``-th unit of a piece.
@@ -81,6 +81,8 @@ class Layout:
         self.text_offsets = text_offsets
         #: Pieces start at multiples of this (``stride`` and ``GRAM`` both divide it).
         self.period = stride * GRAM
+        #: ``text_offsets`` in bytes of UTF-16.
+        self.byte_offsets = tuple(2 * offset for offset in text_offsets)
 
 
 DENSE = Layout(stride=3, text_offsets=(0, 2))
@@ -214,7 +216,13 @@ class GramIndex:
     def surely_clean(self, text: bytes) -> bool:
         """Whether no probe of ``text`` is a gram of the index (then it shares no run)."""
         keys = self._grams.keys()
-        return all(keys.isdisjoint(_grams(text, offset)[1]) for offset in self._layout.text_offsets)
+        view = memoryview(text)
+        size = len(text)
+        for offset in self._layout.byte_offsets:
+            end = size - (size - offset) % 8
+            if end > offset and not keys.isdisjoint(view[offset:end].cast("Q")):
+                return False
+        return True
 
     def _hits(self, text: bytes) -> list[tuple[int, int]]:
         """(unit position, gram) of each probe of ``text`` that the index holds, in order."""

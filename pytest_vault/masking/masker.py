@@ -193,7 +193,7 @@ class Masker:
         """``text`` with every secret occurrence replaced; ``text`` itself if it holds none."""
         if self._surely_clean(text):
             return text
-        found = self.find(text)
+        found = self._spans(text)
         if not found:
             return text
         parts: list[str] = []
@@ -214,9 +214,12 @@ class Masker:
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """Where `mask` replaces something in ``text``: sorted, non-overlapping
         ``(start, end, name)`` character spans, each replaced by ``<vault:name>``."""
-        spans: list[tuple[int, int, str]] = []
         if self._surely_clean(text):
-            return spans
+            return []
+        return self._spans(text)
+
+    def _spans(self, text: str) -> list[tuple[int, int, str]]:
+        spans: list[tuple[int, int, str]] = []
         for offset, segment in self._segments(text):
             found = self._intervals(segment, first=False)
             if not found:
@@ -237,18 +240,18 @@ class Masker:
     # --- matching ------------------------------------------------------------------------
 
     def _surely_clean(self, text: str) -> bool:
-        """A cheap check that ``text`` holds nothing to mask (most texts pytest prints)."""
-        if not self._owners or len(text) < MIN_MASKED_LENGTH:
+        """A cheap check that a short ``text`` holds nothing to mask (most texts pytest
+        prints); False for a long one, whose finding costs about the same."""
+        if len(text) < MIN_MASKED_LENGTH or not self._owners:
             return True
-        if "<vault:" in text:
+        if len(text) > _QUICK_LENGTH or "<vault:" in text:
             return False
-        if self._short_pattern is not None and self._short_pattern.search(text) is not None:
+        short = self._short_pattern
+        if short is not None and short.search(text) is not None:
             return False
-        if len(text) * 2 < FRAGMENT_LENGTH:  # every indexed piece is this many units at least
-            return True
-        if len(text) > _QUICK_LENGTH:
-            return False  # finding costs the same as this check on a long text
-        data = encode(text)
+        if len(text) < FRAGMENT_LENGTH and text.isascii():
+            return True  # every indexed piece is longer
+        data = text.encode("utf-16-le", "surrogatepass")
         return self._dense.surely_clean(data) and (
             self._sparse is None or self._sparse.surely_clean(data)
         )
@@ -285,7 +288,7 @@ class Masker:
         data = encode(text)
         in_units: list[_Interval] = []
         for index, fulls in zip((self._dense, self._sparse), self._fulls, strict=True):
-            if index is None or not index or (first and in_units):
+            if index is None or (first and in_units) or index.surely_clean(data):
                 continue
             accept = _acceptor(index, data, fulls)
             owners = index.owners
