@@ -126,12 +126,23 @@ def cmd_init(command: Command) -> int:
         command.path.unlink(missing_ok=True)
         say(f"Removed {command.path} again: its key could not be handed over.")
         raise
+    _offer_git_setup(command)
     return 0
 
 
+def _offer_git_setup(command: Command) -> None:
+    """Offer to configure git's merge and diff drivers for the new vault (default yes)."""
+    from .gitdrivers import offer_setup
+
+    try:
+        offer_setup(command.path, ask=terminal.terminal_available())
+    except VaultError as exc:
+        say(f"git was not configured: {exc}")
+
+
 def cmd_set(command: Command) -> int:
+    from .names import check_name, check_value
     from .vault import set_secrets
-    from .vaultfile import check_name, check_value
 
     name = check_name(command.args.name)
     found = command.found_key()
@@ -324,40 +335,63 @@ def cmd_reset(command: Command) -> int:
 
 
 def cmd_check(command: Command) -> int:
-    vault_file = command.vault_file()
-    say(f"{command.path}: format, header and {len(vault_file.tokens)} value(s) well-formed.")
-    try:
-        found = find_key(vault_file.header, command.lookup)
-    except NoKeyError:
-        say("No key found, so the values were not decrypted.")
-        return 0
-    vault_file.decrypt_all(found.key)
-    say(f"Every value decrypts with the key from {found.source}.")
-    return 0
+    from .checkup import cmd_check as check
+
+    return check(command)
+
+
+def cmd_repair(command: Command) -> int:
+    from .repair import cmd_repair as repair
+
+    return repair(command)
+
+
+def cmd_git_setup(command: Command) -> int:
+    from .gitdrivers import cmd_git_setup as git_setup
+
+    return git_setup(command)
+
+
+def cmd_merge(command: Command) -> int:
+    from .gitdrivers import cmd_merge as merge
+
+    return merge(command)
+
+
+def cmd_textconv(command: Command) -> int:
+    from .gitdrivers import cmd_textconv as textconv
+
+    return textconv(command)
 
 
 def cmd_import(command: Command) -> int:
-    from .dotenv import read_dotenv
-    from .vault import set_secrets
-    from .vaultfile import check_value
+    from .importer import cmd_import as import_entries
 
-    values = read_dotenv(Path(command.args.env_file))
-    vault_file = command.vault_file()
-    existing = sorted(set(values) & set(vault_file.tokens))
-    if existing and not command.args.force:
-        raise VaultError(
-            f"{command.path} already holds {', '.join(existing)}; nothing was imported. "
-            "Pass --force to replace them."
-        )
-    for name, value in values.items():
-        check_value(name, value)
-    found = find_key(vault_file.header, command.lookup)
-    if values:
-        # Checked again under the lock: a concurrent writer may have added a name since.
-        set_secrets(command.path, found.key, values, replace=bool(command.args.force))
-    say(f"Imported {len(values)} secret(s) into {command.path}.")
-    _warn_unmaskable([name for name, value in values.items() if len(value) < MIN_MASKED_LENGTH])
-    return 0
+    return import_entries(command)
+
+
+def cmd_export(command: Command) -> int:
+    from .export import cmd_export as export
+
+    return export(command)
+
+
+def cmd_edit(command: Command) -> int:
+    from .edit import cmd_edit as edit
+
+    return edit(command)
+
+
+def cmd_scan(command: Command) -> int:
+    from .scan import cmd_scan as scan
+
+    return scan(command)
+
+
+def cmd_run(command: Command) -> int:
+    from .run import cmd_run as run
+
+    return run(command)
 
 
 def _key_out(command: Command) -> Path | None:
@@ -380,6 +414,14 @@ COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
     "reset": (cmd_reset, "new key, every secret deleted (for a lost key)"),
     "check": (cmd_check, "validate the file; with a key, decrypt every value"),
     "import": (cmd_import, "add the secrets of a .env-style file"),
+    "repair": (cmd_repair, "re-encrypt values left under a retired key"),
+    "git-setup": (cmd_git_setup, "configure git to merge and diff the vault per secret"),
+    "merge": (cmd_merge, "git merge driver: merge BASE OURS THEIRS per secret"),
+    "textconv": (cmd_textconv, "git diff driver: names, header and value fingerprints"),
+    "edit": (cmd_edit, "edit every secret, decrypted, in $VISUAL or $EDITOR"),
+    "export": (cmd_export, "print the secrets (all or those named) as .env lines or JSON"),
+    "run": (cmd_run, "run a command with the secrets as environment variables"),
+    "scan": (cmd_scan, "look for secret values and vault keys in files (git's by default)"),
 }
 
 
@@ -418,10 +460,63 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "reset":
             sub.add_argument("--yes", action="store_true", help="confirm without a prompt")
-        if name == "import":
-            sub.add_argument("env_file", metavar="FILE")
-            sub.add_argument("--force", action="store_true", help="replace existing names")
+        if name in ("import", "export", "run", "scan"):
+            _team_arguments(name, sub)
+        if name == "merge":
+            _merge_arguments(sub)
+        if name == "textconv":
+            sub.add_argument("textconv_file", metavar="FILE")
     return parser
+
+
+def _team_arguments(name: str, sub: argparse.ArgumentParser) -> None:
+    """The arguments of `import`, `export`, `run` and `scan`."""
+    if name == "import":
+        sub.add_argument("env_file", metavar="FILE")
+        sub.add_argument("--force", action="store_true", help="replace existing names")
+        sub.add_argument(
+            "--skip-existing", action="store_true", help="keep the names the vault holds"
+        )
+        sub.add_argument("--only", metavar="NAMES", action="append", help="only these (A,B)")
+        sub.add_argument(
+            "--exclude", metavar="NAMES", action="append", help="leave these out (A,B)"
+        )
+    if name == "export":
+        sub.add_argument("names", metavar="NAME", nargs="*", help="only these secrets")
+        sub.add_argument(
+            "--format", choices=("dotenv", "json"), default="dotenv", help="default: dotenv"
+        )
+    if name == "scan":
+        sub.add_argument(
+            "paths", metavar="PATH", nargs="*", help="files or folders (default: git's files)"
+        )
+    if name == "run":
+        sub.add_argument(
+            "--only", metavar="NAMES", action="append", help="only these secrets (A,B)"
+        )
+        sub.add_argument(
+            "run_command",
+            metavar="-- CMD [ARGS...]",
+            nargs=argparse.REMAINDER,
+            help="the command to run",
+        )
+
+
+def _merge_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "versions",
+        nargs="*",
+        metavar="BASE OURS THEIRS",
+        help="as git's merge driver: the three versions (%%O %%A %%B; the result goes to "
+        "OURS); without them, merge the vault file git is merging, from git's index",
+    )
+    side = sub.add_mutually_exclusive_group()
+    side.add_argument("--ours", action="store_true", help="settle conflicts with our line")
+    side.add_argument("--theirs", action="store_true", help="settle conflicts with their line")
+    sub.add_argument(
+        "--marker-size", type=int, default=7, metavar="N", help="conflict marker length (%%L)"
+    )
+    sub.add_argument("--path", metavar="PATH", help="the file's path, for messages (%%P)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

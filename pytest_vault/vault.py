@@ -7,20 +7,15 @@ rotated away meanwhile gets a clear error instead of mixing two keys in one file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
 from .errors import MissingSecretError, VaultError, WrongKeyError
+from .fileio import write_lock
 from .key import VaultKey
-from .vaultfile import (
-    VaultFile,
-    VaultHeader,
-    check_name,
-    check_value,
-    is_valid_name,
-    write_lock,
-)
+from .names import check_name, check_value, is_valid_name
+from .vaultfile import VaultFile, VaultHeader
 
 
 class Vault(Mapping[str, str]):
@@ -87,9 +82,13 @@ def _load_for_change(path: Path, key: VaultKey) -> VaultFile:
 
 
 def create_vault(path: Path, key: VaultKey) -> VaultFile:
-    """Write a new, empty vault for ``key``; refuses to replace an existing file."""
+    """Write a new, empty vault for ``key``; refuses to replace an existing file.
+
+    Under the lock like every write, so it also sweeps what a killed writer left behind.
+    """
     vault_file = VaultFile(path, VaultHeader.new(key.key_id))
-    vault_file.save(create=True)
+    with write_lock(path):
+        vault_file.save(create=True)
     return vault_file
 
 
@@ -114,6 +113,38 @@ def set_secrets(
         cipher = vault_file.cipher(key)
         for name, value in values.items():
             vault_file.tokens[name] = cipher.seal(name, value)
+        vault_file.save()
+
+
+def change_secrets(
+    path: Path,
+    key: VaultKey,
+    values: Mapping[str, str],
+    remove: Iterable[str],
+    *,
+    expected: Mapping[str, str | None],
+) -> None:
+    """Set ``values`` and remove ``remove`` in one write (``edit``); other lines stay as
+    they are, ciphertext included.
+
+    ``expected`` holds each touched name's token (None: absent) as it was read before the
+    change was prepared; a name another writer changed meanwhile is refused, not overwritten.
+    """
+    for name, value in values.items():
+        check_value(check_name(name), value)
+    with write_lock(path):
+        vault_file = _load_for_change(path, key)
+        moved = sorted(n for n, token in expected.items() if vault_file.tokens.get(n) != token)
+        if moved:
+            raise VaultError(
+                f"{', '.join(moved)} changed in {path} while you edited; nothing was written. "
+                "Run the command again."
+            )
+        cipher = vault_file.cipher(key)
+        for name, value in values.items():
+            vault_file.tokens[name] = cipher.seal(name, value)
+        for name in remove:
+            vault_file.tokens.pop(name, None)
         vault_file.save()
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,33 +12,9 @@ import pytest
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
-CONSOLE_SCRIPT = str(Path(sys.executable).parent / "pytest-vault")
-SERVICE = "pytest-vault"
+from projects import CONSOLE_SCRIPT, SERVICE, CliResult, Project, ThrowawayKeyring  # noqa: E402
 
-
-@dataclass
-class ThrowawayKeyring:
-    """The test keyring's file: what is stored, and how often it was read."""
-
-    path: Path
-
-    def entries(self) -> dict[str, str]:
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        return {key.split("\0", 1)[1]: value for key, value in raw.items()}
-
-    def put(self, key_id: str, key_text: str) -> None:
-        raw = {} if not self.path.exists() else json.loads(self.path.read_text("utf-8"))
-        raw[f"{SERVICE}\0{key_id}"] = key_text
-        self.path.write_text(json.dumps(raw), encoding="utf-8")
-
-    def reads(self) -> list[str]:
-        try:
-            return Path(str(self.path) + ".reads").read_text("utf-8").splitlines()
-        except FileNotFoundError:
-            return []
+__all__ = ["CONSOLE_SCRIPT", "SERVICE", "CliResult", "Project", "ThrowawayKeyring"]
 
 
 @pytest.fixture(autouse=True)
@@ -74,55 +47,6 @@ def test_keyring(isolated_environment: ThrowawayKeyring) -> ThrowawayKeyring:
     return isolated_environment
 
 
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass
-class Project:
-    """A temporary project folder with a pytest.ini, and the console script run in it."""
-
-    root: Path
-
-    @property
-    def vault_file(self) -> Path:
-        return self.root / "secrets.vault.toml"
-
-    def cli(
-        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
-    ) -> CliResult:
-        environ = dict(os.environ)
-        environ.update(env or {})
-        data = input.encode("utf-8") if isinstance(input, str) else input
-        done = subprocess.run(
-            [CONSOLE_SCRIPT, *args],
-            cwd=self.root,
-            input=data if data is not None else b"",
-            capture_output=True,
-            env=environ,
-            timeout=60,
-            check=False,
-        )
-        return CliResult(
-            done.returncode,
-            done.stdout.decode("utf-8", "replace"),
-            done.stderr.decode("utf-8", "replace"),
-        )
-
-    def init(self, *args: str) -> str:
-        """Create the vault without the keyring; return the new key."""
-        result = self.cli("init", "--no-keyring", *args)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     root = tmp_path / "project"
@@ -141,31 +65,7 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
     """One private, unlocked Secret Service keyring (D-Bus + gnome-keyring) per test session.
 
     Skips when dbus/gnome-keyring are missing, fails instead when ``CI`` is set (see
-    ``tests/secret_service.py``). Entries written by one test stay for the next: give each
+    ``tests/support/secret_service.py``). Entries written by one test stay for the next: give each
     test a vault of its own (a new key id).
     """
     yield from secret_service_fixture(tmp_path_factory)
-
-
-@pytest.fixture
-def real_keyring_env(
-    secret_service: SecretServiceSession,
-    isolated_environment: ThrowawayKeyring,
-    monkeypatch: pytest.MonkeyPatch,
-) -> SecretServiceSession:
-    """Point ``os.environ`` at the real keyring of `secret_service`, for child processes.
-
-    Replaces the throw-away backend that `isolated_environment` selected: the console
-    script and pytest subprocesses started by the test then use
-    ``keyring.backends.SecretService.Keyring`` on the private bus, with HOME and the XDG
-    folders inside the session's root. The test process's own ``keyring`` stays on the
-    throw-away backend; reach the real keyring through child processes (``project.cli``,
-    ``secret_service.keyring_call``, ``secret_service.secret_tool_lookup``).
-    Returns the `SecretServiceSession`.
-    """
-    environ = secret_service.child_env()  # taken now: without the CI and key variables
-    for name in set(os.environ) - set(environ):
-        monkeypatch.delenv(name)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    return secret_service

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import pytest
+from projects import CONSOLE_SCRIPT, Project, ThrowawayKeyring
 from pty_session import Terminal
 
-from conftest import CONSOLE_SCRIPT, Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
 from pytest_vault.vaultfile import VaultFile

@@ -17,22 +17,19 @@ to PATH in that folder first (the test module a page shows is the one that runs)
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Project
+    from projects import Project
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -234,6 +231,39 @@ def test_documented_commands_run(page: Path, project: Project) -> None:
         )
 
 
+TEAM = DOCS / "team.md"
+
+
+def expected_output(block: Block) -> list[str]:
+    """The output lines a console block shows (``…`` stands for any text)."""
+    return [line for line in block.text.splitlines() if line and not line.startswith("$ ")]
+
+
+def shown_line_pattern(line: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(map(re.escape, line.split("\u2026"))) + "$")
+
+
+@needs_bash
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_team_page_runs_with_real_git_and_shows_real_output(project: Project) -> None:
+    """team.md's merge scenarios run in order, and every output line they show is real."""
+    runnable = [b for b in code_blocks(TEAM) if b.marker == "run"]
+    assert len(runnable) >= 7, "team.md lost its runnable merge scenarios"
+    for block in runnable:
+        done = run_script(block, project.root)
+        output = (done.stdout + done.stderr).splitlines()
+        assert done.returncode == 0, (
+            f"{block.where} exited {done.returncode}:\n{block.script()}\n"
+            f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        )
+        for line in expected_output(block):
+            pattern = shown_line_pattern(line)
+            assert any(pattern.match(real) for real in output), (
+                f"{block.where}: the page shows\n{line}\nbut the commands printed\n"
+                + "\n".join(output)
+            )
+
+
 # -- the README -----------------------------------------------------------------------------
 
 
@@ -312,7 +342,9 @@ def code_names(tmp_path_factory: pytest.TempPathFactory) -> CodeNames:
     pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder)
     markers_help = _help(sys.executable, "-m", "pytest", "--markers", cwd=folder)
     main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder)
-    commands = set(re.findall(r"(?m)^ {4}([a-z]+)\b", main_help.split("positional arguments:")[1]))
+    commands = set(
+        re.findall(r"(?m)^ {4}([a-z][a-z-]*)\b", main_help.split("positional arguments:")[1])
+    )
     options = {
         command: _long_options(_help(CONSOLE_SCRIPT, command, "--help", cwd=folder))
         for command in sorted(commands)
@@ -353,7 +385,7 @@ def test_reference_documents_exactly_the_ini_options(code_names: CodeNames) -> N
 
 def test_reference_documents_exactly_the_commands(code_names: CodeNames) -> None:
     console = section(REFERENCE.read_text(encoding="utf-8"), "The console script")
-    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z]+)\b", console))
+    documented = set(re.findall(r"(?m)^### `pytest-vault ([a-z][a-z-]*)\b", console))
     assert documented == code_names.commands
 
 
@@ -365,7 +397,7 @@ def test_reference_documents_exactly_the_command_options(code_names: CodeNames) 
     assert existing - documented == set(), "in the console script but not documented"
     for command, options in code_names.command_options.items():
         extra = options - code_names.global_options - {"--version"}
-        part = re.search(rf"(?ms)^### `pytest-vault {command}\b.*?(?=^### |\Z)", console)
+        part = re.search(rf"(?ms)^### `pytest-vault {command}[` ].*?(?=^### |\Z)", console)
         assert part is not None
         missing = {option for option in extra if option not in part.group(0)}
         assert not missing, f"`{command}` does not document {sorted(missing)}"
@@ -383,7 +415,7 @@ def test_every_console_command_named_anywhere_exists(code_names: CodeNames) -> N
         named = {
             match
             for code in inline_code(page)
-            for match in re.findall(r"\bpytest-vault ([a-z]+)\b", code)
+            for match in re.findall(r"(?<![=\w-])pytest-vault ([a-z][a-z-]*)\b", code)
         }
         unknown = named - code_names.commands
         assert not unknown, f"{page.name} names commands that do not exist: {sorted(unknown)}"
@@ -411,7 +443,7 @@ def test_pre_commit_hook_is_documented() -> None:
         assert hook["entry"].split()[:1] == ["pytest-vault"]
 
 
-# -- the site and the workflow files --------------------------------------------------------
+# -- the site -------------------------------------------------------------------------------
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
@@ -428,76 +460,3 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "site" / "reference" / "index.html").is_file()
-
-
-def _check_workflows() -> ModuleType:
-    pytest.importorskip("yaml", reason="PyYAML is not installed")
-    spec = importlib.util.spec_from_file_location(
-        "check_workflows", REPO / "tools" / "check_workflows.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_workflow_files_pass_the_structural_check() -> None:
-    _check_workflows()
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "check_workflows.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def _broken_repository(root: Path) -> Iterator[str]:
-    """Write a repository with one mistake of each kind; yield what must be reported."""
-    workflows = root / ".github" / "workflows"
-    workflows.mkdir(parents=True)
-    (workflows / "ci.yml").write_text(
-        """\
-on: [push, pull_requests]
-jobs:
-  test:
-    runs-on: ${{ matrix.os }}
-    needs: [lint, build]
-    strategy:
-      matrix:
-        python: ["3.12"]
-    steps:
-      - uses: actions/checkout
-      - run: echo "${{ matrix.python }"
-      - name: a step that does nothing
-      - run: pytest
-        uses: actions/setup-python@v5
-  lint:
-    steps:
-      - run: ruff check
-""",
-        encoding="utf-8",
-    )
-    (workflows / "release.yml").write_text(
-        "on: push\njobs:\n  a:\n    runs-on: x\n    runs-on: y\n"
-    )
-    yield "unknown event 'pull_requests'"
-    yield "needs 'build', which is not a job"
-    yield "matrix.os is not a key of its matrix"
-    yield "uses 'actions/checkout' is not owner/repo"
-    yield "unclosed expression"
-    yield "step 3: needs exactly one of run and uses (has neither)"
-    yield "step 4: needs exactly one of run and uses (has ['run', 'uses'])"
-    yield "job lint: has no runs-on"
-    yield "duplicate key 'runs-on'"
-
-
-def test_the_workflow_check_reports_each_kind_of_mistake(tmp_path: Path) -> None:
-    module = _check_workflows()
-    expected = list(_broken_repository(tmp_path))
-    problems = module.check(tmp_path)
-    for message in expected:
-        assert any(message in problem for problem in problems), (message, problems)
-    assert module.main([str(tmp_path)]) == 1

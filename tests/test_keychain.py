@@ -12,8 +12,8 @@ from pathlib import Path
 
 import keyring
 import pytest
+from projects import ThrowawayKeyring
 
-from conftest import ThrowawayKeyring
 from pytest_vault.errors import KeyFormatError, NoKeyError, VaultUsageError, WrongKeyError
 from pytest_vault.key import VaultKey
 from pytest_vault.keychain import (

@@ -11,10 +11,10 @@ counts in the benchmark table.
 from __future__ import annotations
 
 import pytest
+from plugin_runs import make_vault, run
+from projects import ThrowawayKeyring
 
-from conftest import ThrowawayKeyring
 from pytest_vault.key import VaultKey
-from test_plugin import make_vault, run
 
 TESTS = 12
 

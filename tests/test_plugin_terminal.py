@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_runs import FAST, SECRETS, make_vault, mistype
+from projects import Project, ThrowawayKeyring
 
-from conftest import Project, ThrowawayKeyring
 from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import VaultFile
-from test_plugin import FAST, SECRETS, make_vault, mistype
 
 pexpect = pytest.importorskip("pexpect")
 

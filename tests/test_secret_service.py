@@ -1,4 +1,4 @@
-"""Tests of the private Secret Service helper (tests/secret_service.py) against real daemons."""
+"""Tests of the private Secret Service helper (tests/support/secret_service.py), real daemons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from secret_service import (
     KEYRING_BACKEND,
     MISSING_PACKAGES_HINT,
@@ -22,7 +21,12 @@ from secret_service import (
     secret_service_fixture,
 )
 
-pytestmark = pytest.mark.real_keyring
+pytestmark = [
+    pytest.mark.real_keyring,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the Secret Service is Linux's keyring"
+    ),
+]
 
 LOCKED = "keyring.errors.KeyringLocked"
 PASSWORD_OPS: list[tuple[KeyringOperation, tuple[str, ...]]] = [
@@ -280,7 +284,7 @@ def test_killed_test_process_leaves_nothing_running(tmp_path: Path) -> None:
         "print(*session.pids, flush=True)\n"
         "time.sleep(60)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent / "support")}
     child = subprocess.Popen(
         [sys.executable, "-c", code, str(root)], env=env, stdout=subprocess.PIPE, text=True
     )

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from plugin_runs import SECRETS, assert_clean, make_vault, mistype, run
+from projects import ThrowawayKeyring
 
-from conftest import ThrowawayKeyring
 from pytest_vault.state import VaultState
-from test_plugin import SECRETS, assert_clean, make_vault, mistype, run
 
 pytest.importorskip("xdist")
 
