@@ -325,12 +325,7 @@ def test_documented_commands_run(page: Path, project: Project) -> None:
 
 #: Output the pages show as it should be, which the code does not print yet: each names
 #: the issue and the branch that fixes it. An entry that matches again must be removed.
-KNOWN_MISMATCHES = {
-    "getting-started.md: `pytest -v -rs`": (
-        "a test id that shares a word with a secret (test_service_account) is masked: "
-        "masking precision, issue 12 (engine)"
-    ),
-}
+KNOWN_MISMATCHES: dict[str, str] = {}
 
 
 def _report(page: Path, mismatches: dict[str, str]) -> None:
