@@ -3,9 +3,10 @@
 ``python _masker_worker.py SECRETS BUILD MASKS``: generate SECRETS secrets (the same ones
 every run: names SECRET_00000..., values of 20 to 60 characters), build a warm-up masker of
 one other secret (so that imports and first-use costs are paid by both sides of a
-comparison), then, if BUILD is 1, a masker of the SECRETS secrets, and mask a 16 KB clean
-report-like text once (warm) and MASKS more times. Two runs that differ only in BUILD (or
-only in MASKS) differ by exactly the build (or the masking), counted in instructions.
+comparison), then, if BUILD is 1, a masker of the SECRETS secrets, and, if MASKS is not 0,
+mask a 16 KB clean report-like text once (warm, and checked unchanged) and MASKS - 1 more
+times. Two runs that differ only in BUILD (or only in MASKS) differ by exactly the build
+(or the masking), counted in instructions.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def main() -> None:
     if not build:
         return
     masker = Masker(secrets)
+    if not masks:
+        return
     if masker.mask(text) != text:  # a clean text: nothing to mask, or the figure is wrong
         raise SystemExit("the clean text was changed by the masker")
-    for _ in range(masks):
+    for _ in range(masks - 1):
         masker.mask(text)
 
 

@@ -450,7 +450,7 @@ def mask_scale_row(root: Path, runs: int) -> Row:
     sides = [
         _masker_side(f"{count} secrets, {masks} masks", count, 1, masks)
         for count in (small, large)
-        for masks in (MASK_REPEAT, 0)
+        for masks in (MASK_REPEAT + 1, 1)
     ]
     if OPTIONS.instructions:
         counts = count_instructions_many([side.counted() for side in sides])
