@@ -11,16 +11,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, terminal
+from . import __version__, keyflows, terminal
 from .errors import (
+    HIDDEN_PATH,
     NoKeyError,
-    ResetDeclinedError,
     SecretValueError,
     VaultError,
     VaultFileError,
     VaultUsageError,
     sentence,
+    shown_path,
 )
 from .key import VaultKey
 from .keychain import (
@@ -29,21 +31,16 @@ from .keychain import (
     check_key,
     check_key_file_free,
     find_key,
-    keyring_name,
     remove_from_keyring,
-    save_in_keyring,
-    write_key_file,
 )
 from .masking import MIN_MASKED_LENGTH
 from .settings import Settings, find_settings
 from .vaultfile import VaultFile
 
+if TYPE_CHECKING:
+    from .keyflows import Prompter
+
 PROG = "pytest-vault"
-MAX_PROMPT_TRIES = 3
-KEY_ADVICE = (
-    "This is the vault key; it is shown once. Keep a copy somewhere safe, such as your "
-    "password manager: without it the secrets cannot be recovered."
-)
 
 
 def say(message: str) -> None:
@@ -58,20 +55,27 @@ def emit(text: str) -> None:
 
 
 class Command:
-    """What every command needs: its parsed arguments, settings and key lookup."""
+    """What every command needs: its parsed arguments, settings, key lookup and prompter."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.settings: Settings = find_settings(Path.cwd())
-        self.path: Path = Path(args.file).absolute() if args.file else self.settings.vault_file
-        self.lookup = KeyLookup(
-            path=self.path,
-            key_file=Path(args.key_file) if args.key_file else None,
-            key_env=self.settings.key_env,
-            environ=dict(os.environ),
-            keyring=self.settings.keyring,
-            no_keyring=args.no_keyring,
+        self.settings: Settings = find_settings(
+            Path.cwd(),
+            vault_file_option=args.file,
+            key_file_option=args.key_file,
+            no_keyring=bool(args.no_keyring),
+            environ=os.environ,
         )
+        self.path: Path = self.settings.vault_file
+        self.lookup = KeyLookup.from_settings(self.settings, environ=dict(os.environ))
+        self._prompter: Prompter | None = None
+
+    @property
+    def prompter(self) -> Prompter:
+        """Messages to standard error, questions on the terminal (opened when first needed)."""
+        if self._prompter is None:
+            self._prompter = terminal.open_prompter(sys.stderr)
+        return self._prompter
 
     def vault_file(self) -> VaultFile:
         try:
@@ -83,27 +87,33 @@ class Command:
                 ) from None
             raise
 
-    def found_key(self) -> FoundKey:
-        return find_key(self.vault_file().header, self.lookup)
+    def found_key(self, vault_file: VaultFile | None = None) -> FoundKey:
+        """The key: from its sources, else asked for on a terminal (and offered to save)."""
+        header = (vault_file or self.vault_file()).header
+        try:
+            found = find_key(header, self.lookup)
+        except NoKeyError as exc:
+            found = keyflows.ask_for_key(self.prompter, header, self.lookup, not_found=exc)
+            keyflows.offer_to_save(self.prompter, self.lookup, found)
+        self.warn(found)
+        return found
+
+    def current_key(self, vault_file: VaultFile) -> FoundKey | None:
+        """The key from its sources when one opens the vault; never asks."""
+        try:
+            return find_key(vault_file.header, self.lookup)
+        except VaultError:
+            return None
+
+    def warn(self, found: FoundKey) -> None:
+        for warning in found.warnings:
+            say(f"Warning: {warning}.")
 
     def keep_new_key(self, key: VaultKey) -> None:
         """Store a new key everywhere asked for; standard output always gets it."""
-        key_out = Path(self.args.key_out) if getattr(self.args, "key_out", None) else None
-        if key_out is not None:
-            write_key_file(key_out, key)
-            say(f"Wrote the key to {key_out} (readable only by you).")
-        writable, why = self.lookup.keyring_writable()
-        if writable:
-            problem = save_in_keyring(key)
-            say(
-                sentence(problem)
-                if problem
-                else f"Saved the key in the system keyring ({keyring_name()})."
-            )
-        else:
-            say(sentence(why))
-        emit(key.text())
-        say(KEY_ADVICE)
+        keyflows.store_new_key(
+            self.prompter, self.lookup, key, show_key=emit, key_out=_key_out(self)
+        )
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -145,10 +155,12 @@ def cmd_set(command: Command) -> int:
     from .vault import set_secrets
 
     name = check_name(command.args.name)
-    found = command.found_key()
+    vault_file = command.vault_file()
+    found = command.found_key(vault_file)
     value = check_value(name, _read_value(command, name))
+    replacing = name in vault_file.tokens
     set_secrets(command.path, found.key, {name: value})
-    say(f"Set {name} in {command.path}.")
+    say(f"{'Replaced' if replacing else 'Set'} {name} in {command.path}.")
     if len(value) < MIN_MASKED_LENGTH:
         _warn_unmaskable([name])
     return 0
@@ -165,22 +177,27 @@ def _warn_unmaskable(names: list[str]) -> None:
 
 def _read_value(command: Command, name: str) -> str:
     if command.args.from_file:
+        shown = shown_path(command.args.from_file)
         try:
             return Path(command.args.from_file).read_bytes().decode("utf-8")
         except FileNotFoundError:
-            raise VaultUsageError(f"There is no file {command.args.from_file}.") from None
+            raise VaultUsageError(f"There is no file {shown}.") from None
         except UnicodeDecodeError:
             raise SecretValueError(
-                f"{command.args.from_file} is not UTF-8 text; store binary data base64-encoded."
+                f"{shown} is not UTF-8 text; store binary data base64-encoded."
             ) from None
         except OSError as exc:
-            raise VaultUsageError(
-                f"Cannot read {command.args.from_file}: {exc.strerror}."
-            ) from None
-    if terminal.terminal_available():
-        for _ in range(MAX_PROMPT_TRIES):
+            raise VaultUsageError(f"Cannot read {shown}: {exc.strerror}.") from None
+    empty = VaultUsageError(
+        f"No value for {name} was given (it was empty); nothing was set. Type it at the "
+        "prompt, pipe it in, or use --from-file PATH."
+    )
+    if command.prompter.interactive:
+        for _ in range(keyflows.MAX_PROMPT_TRIES):
             first = terminal.ask_hidden(f"Value for {name}: ")
             if first == terminal.ask_hidden(f"Value for {name} (again): "):
+                if not first:
+                    raise empty
                 return first
             say("The two values differ; try again.")
         raise VaultUsageError(f"The values typed for {name} did not match; nothing was set.")
@@ -192,14 +209,17 @@ def _read_value(command: Command, name: str) -> str:
             "Standard input is not UTF-8 text; store binary data base64-encoded."
         ) from None
     # One trailing newline, as `$(...)` or `echo` add it (CRLF from Windows pipes too).
-    return value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
+    value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
+    if not value:
+        raise empty
+    return value
 
 
 def cmd_get(command: Command) -> int:
     from .vault import open_vault
 
     vault_file = command.vault_file()
-    found = find_key(vault_file.header, command.lookup)
+    found = command.found_key(vault_file)
     vault = open_vault(vault_file, found.key, found.source)
     emit(vault[command.args.name])
     return 0
@@ -235,6 +255,7 @@ def cmd_status(command: Command) -> int:
         say(f"Key: found, but it does not open the vault. {exc}")
         return 0
     say(f"Key: found in {found.source}")
+    command.warn(found)
     try:
         vault_file.decrypt_all(found.key)
     except VaultError as exc:
@@ -246,37 +267,21 @@ def cmd_status(command: Command) -> int:
 
 def cmd_unlock(command: Command) -> int:
     vault_file = command.vault_file()
-    writable, why = command.lookup.keyring_writable()
-    if not writable:
-        raise VaultUsageError(f"`unlock` saves the key in the system keyring, but {why}.")
-    found = read_key_interactively(
-        lambda text, source: check_key(vault_file.header, text, source, command.path)
-    )
+    found = read_key_interactively(command, vault_file)
     vault_file.decrypt_all(found.key)
-    problem = save_in_keyring(found.key)
-    if problem:
-        raise VaultError(sentence(problem))
-    say(f"The key opens {command.path}; saved it in the system keyring ({keyring_name()}).")
-    return 0
+    saved = keyflows.save_checked_key(command.prompter, command.lookup, found)
+    return 0 if saved else 1
 
 
-def read_key_interactively(check: Callable[[str, str], FoundKey]) -> FoundKey:
+def read_key_interactively(command: Command, vault_file: VaultFile) -> FoundKey:
     """A key from a hidden prompt (asking again after a mistake) or from standard input."""
-    if not terminal.terminal_available():
+    if not command.prompter.interactive:
         # Bytes, not text: undecodable input must read as "not a key", never a traceback.
         text = sys.stdin.buffer.read().decode("utf-8", "replace")
         if not text.strip():
             raise VaultUsageError("No key on standard input (and no terminal to ask on).")
-        return check(text, "standard input")
-    for attempt in range(1, MAX_PROMPT_TRIES + 1):
-        text = terminal.ask_hidden("Vault key: ")
-        try:
-            return check(text, "the prompt")
-        except VaultError as exc:
-            if attempt == MAX_PROMPT_TRIES:
-                raise
-            say(f"{exc} Try again.")
-    raise AssertionError("unreachable")  # pragma: no cover
+        return check_key(vault_file.header, text, "standard input", command.path)
+    return keyflows.ask_for_key(command.prompter, vault_file.header, command.lookup)
 
 
 def cmd_lock(command: Command) -> int:
@@ -316,21 +321,17 @@ def cmd_reset(command: Command) -> int:
 
     vault_file = command.vault_file()
     check_key_file_free(_key_out(command))
-    count = len(vault_file.tokens)
-    if not command.args.yes:
-        if not terminal.terminal_available():
-            raise ResetDeclinedError(
-                f"Resetting {command.path} deletes all {count} secret(s) for good; "
-                "without a terminal to confirm on, pass --yes."
-            )
-        question = (
-            f"Reset {command.path}? This generates a new key and permanently deletes "
-            f"all {count} secret(s)."
-        )
-        if not terminal.ask_yes_no(question, default=False):
-            raise ResetDeclinedError("Reset declined; nothing was changed.")
+    names = vault_file.names
+    keyflows.confirm_reset(
+        command.prompter,
+        command.path,
+        names,
+        confirmed=bool(command.args.yes),
+        yes_option="--yes",
+        current=command.current_key(vault_file),
+    )
     rekey(command.path, None, command.keep_new_key)
-    say(f"Reset {command.path}: {count} secret(s) deleted, new key generated.")
+    say(keyflows.reset_report(command.path, names))
     return 0
 
 
@@ -367,6 +368,10 @@ def cmd_textconv(command: Command) -> int:
 def cmd_import(command: Command) -> int:
     from .importer import cmd_import as import_entries
 
+    env_file = Path(command.args.env_file)
+    if shown_path(env_file) == HIDDEN_PATH and not env_file.exists():
+        # A key or a value typed in the file's place: never repeat it.
+        raise VaultUsageError(f"There is no file {HIDDEN_PATH} to import.")
     return import_entries(command)
 
 
@@ -395,7 +400,7 @@ def cmd_run(command: Command) -> int:
 
 
 def _key_out(command: Command) -> Path | None:
-    return Path(command.args.key_out) if command.args.key_out else None
+    return Path(os.path.expanduser(command.args.key_out)) if command.args.key_out else None
 
 
 # -- argument parsing ----------------------------------------------------------------------

@@ -7,6 +7,50 @@ ids and sources only.
 
 from __future__ import annotations
 
+import os
+
+HIDDEN_PATH = "the path given (not repeated here: it looks like a key or a secret)"
+# Characters of the runs a value is made of (base64, hex, tokens); no regular expression:
+# this module is imported in every run, and compiling one costs more than it saves.
+_RUN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether ``text`` holds a vault key, or most of one: its prefix ``PYTEST-VAULT-KEY-1``
+    (however its separators were mangled) followed by at least 16 more characters."""
+    squeezed = "".join(c for c in text if c.isascii() and c.isalnum()).upper()
+    start = squeezed.find("PYTESTVAULTKEY1")
+    return start >= 0 and len(squeezed) - start - len("PYTESTVAULTKEY1") >= 16
+
+
+def _looks_random(text: str) -> bool:
+    """A value rather than a file name: spaces, or a long run of letters and digits."""
+    if any(character.isspace() for character in text.strip()):
+        return True
+    run = ""
+    for character in text + "\0":
+        if character in _RUN_CHARACTERS:
+            run += character
+            continue
+        if len(run) >= 20 and any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
+            return True
+        run = ""
+    return False
+
+
+def shown_path(path: object) -> str:
+    """``path`` as a message may show it, unless a key or a secret was typed in its place.
+
+    A key is never shown; text that looks like a value (spaces, a long random-looking
+    run) is not shown either when no such file exists.
+    """
+    text = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+    if looks_like_key(text):
+        return HIDDEN_PATH
+    if _looks_random(os.path.basename(text)) and not os.path.lexists(text):
+        return HIDDEN_PATH
+    return text
+
 
 def sentence(text: str) -> str:
     """``text`` as a sentence: capital first letter, final full stop."""
@@ -84,3 +128,8 @@ class MissingSecretError(VaultError):
 
 class ResetDeclinedError(VaultError):
     """A reset was refused (no confirmation) or declined at the prompt."""
+
+    def __init__(self, message: str, *, at_prompt: bool = False) -> None:
+        super().__init__(message)
+        #: Declined by the person at the prompt (pytest: an interruption, not a usage error).
+        self.at_prompt = at_prompt

@@ -1,4 +1,4 @@
-"""``pytest --vault-unlock`` and ``pytest --vault-reset``: the flows that talk to a person.
+"""``pytest --vault-unlock`` and ``pytest --vault-reset``: the pytest side of `keyflows`.
 
 Questions go to the terminal (``/dev/tty``), never to pytest's captured standard input.
 Without a terminal nothing waits: the flows end in a usage error instead.
@@ -6,145 +6,120 @@ Without a terminal nothing waits: the flows end in a usage error instead.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from . import terminal
-from .errors import NoKeyError, VaultError, VaultFileMissingError, sentence
+from . import keyflows, terminal
+from .errors import NoKeyError, ResetDeclinedError, VaultError, VaultFileMissingError
 
 if TYPE_CHECKING:
-    from .key import VaultKey
-    from .keychain import KeyLookup
-    from .state import VaultState
+    from collections.abc import Callable
 
-MAX_PROMPT_TRIES = 3
-KEY_ADVICE = (
-    "This is the vault key; it is shown once. Keep a copy somewhere safe, such as your "
-    "password manager: without it the secrets cannot be recovered."
-)
+    from .key import VaultKey
+    from .keychain import FoundKey, KeyLookup
+    from .keyflows import Prompter
+    from .state import VaultState
 
 
 def unlock_for_run(config: pytest.Config, state: VaultState) -> None:
     """Open the vault before any test runs, prompting or creating it as needed."""
+    prompter = terminal.open_prompter()
     try:
         if not state.exists():
-            _create(state)
+            _create(state, prompter)
         try:
-            state.found_key()
+            found = state.found_key()
         except NoKeyError as exc:
-            _prompt_for_key(state, exc)
+            lookup = state.lookup()
+            found = keyflows.ask_for_key(prompter, state.vault_file().header, lookup, not_found=exc)
+            state.set_key(found)
+            keyflows.offer_to_save(prompter, lookup, found)
         state.vault()
     except VaultError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _create(state: VaultState) -> None:
+def _create(state: VaultState, prompter: Prompter) -> None:
     from .key import VaultKey
     from .keychain import FoundKey
+    from .repository import other_vault_files
     from .vault import create_vault
 
-    if not terminal.terminal_available():
+    if not prompter.interactive:
         raise VaultFileMissingError(
             f"There is no vault file at {state.path}. Create it on a terminal with "
             "`pytest --vault-unlock` or `pytest-vault init`."
         )
+    others = other_vault_files(state.path)
+    if others:
+        listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        prompter.say(f"There is no vault file at {state.path}, but this repository has {listed}.")
+        if not prompter.ask_yes_no(f"Create a second vault at {state.path}?", default=False):
+            raise VaultFileMissingError(
+                f"No vault was created at {state.path}. To use an existing vault, run pytest "
+                "from its project, or name it with --vault-file PATH or the ini vault_file."
+            )
     key = VaultKey.generate()
     create_vault(state.path, key)
     state.forget_file()
-    terminal.tell(f"Created the vault {state.path}.")
-    _keep_new_key(state.lookup(), key)
+    prompter.say(f"Created the vault {state.path}.")
+    keyflows.store_new_key(prompter, state.lookup(), key, show_key=_show_key(prompter))
     state.set_key(FoundKey(key, "the new key"))
 
 
-def _save_new_key(lookup: KeyLookup, key: VaultKey) -> str:
-    """Save a new key in the keyring when the settings allow; a sentence saying what happened."""
-    from .keychain import keyring_name, save_in_keyring
+def _show_key(prompter: Prompter) -> Callable[[str], None]:
+    def show(text: str) -> None:
+        prompter.say(f"\n    {text}\n")
 
-    writable, why = lookup.keyring_writable()
-    if not writable:
-        return sentence(why)
-    problem = save_in_keyring(key)
-    return sentence(problem or f"saved it in the system keyring ({keyring_name()})")
-
-
-def _keep_new_key(lookup: KeyLookup, key: VaultKey) -> None:
-    saved = _save_new_key(lookup, key)
-    terminal.tell(f"\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}\n")
-
-
-def _prompt_for_key(state: VaultState, not_found: NoKeyError) -> None:
-    from .keychain import check_key, keyring_name, save_in_keyring
-
-    if not terminal.terminal_available():
-        raise NoKeyError(f"{not_found} (--vault-unlock has no terminal to ask on.)")
-    header = state.vault_file().header
-    terminal.tell(sentence(f"No key for {state.path} was found: " + "; ".join(not_found.tried)))
-    for attempt in range(1, MAX_PROMPT_TRIES + 1):
-        try:
-            typed = terminal.ask_hidden("Vault key: ")
-        except EOFError:  # Ctrl-D: nothing was typed
-            raise NoKeyError(
-                f"No key for {state.path} was entered at the prompt. Set "
-                f"{state.lookup().key_env} or run `pytest --vault-unlock` again."
-            ) from None
-        try:
-            found = check_key(header, typed, "the prompt", state.path)
-            break
-        except VaultError as exc:
-            if attempt == MAX_PROMPT_TRIES:
-                raise
-            terminal.tell(f"{exc} Try again.")
-    state.set_key(found)
-    writable, _ = state.lookup().keyring_writable()
-    # Asked even when reading the keyring just failed: saving may make the system unlock it.
-    if writable and terminal.ask_yes_no("Save the key in the system keyring?", default=True):
-        problem = save_in_keyring(found.key)
-        terminal.tell(
-            sentence(problem or f"saved the key in the system keyring ({keyring_name()})")
-        )
+    return show
 
 
 def reset_vault(config: pytest.Config) -> int:
     """``--vault-reset``: new key, every secret deleted. Returns pytest's exit code."""
-    from .state import vault_path
+    from .state import get_state
     from .vault import rekey
-    from .vaultfile import VaultFile
 
-    path = vault_path(config)
     try:
-        count = len(VaultFile.load(path).tokens)
-    except VaultError as exc:
-        return _usage_error(config, str(exc))
-    if not config.option.vault_yes:
-        if not terminal.terminal_available():
-            return _usage_error(
-                config,
-                f"--vault-reset deletes all {count} secret(s) of {path} for good; without a "
-                "terminal to confirm on, add --vault-yes.",
-            )
-        question = (
-            f"Reset {path}? This generates a new key and permanently deletes all {count} secret(s)."
+        state = get_state(config)
+        path = state.path
+        vault_file = state.vault_file()
+        names = vault_file.names
+        try:
+            current: FoundKey | None = state.found_key()
+        except VaultError:
+            current = None
+        # Messages to the terminal when there is one; the new key to standard output.
+        prompter = terminal.open_prompter(sys.stdout)
+        keyflows.confirm_reset(
+            prompter,
+            path,
+            names,
+            confirmed=bool(config.option.vault_yes),
+            yes_option="--vault-yes",
+            current=current,
         )
-        if not terminal.ask_yes_no(question, default=False):
-            terminal.tell("Reset declined; nothing was changed.")
+        lookup = state.lookup()
+        rekey(path, None, lambda key: _show_reset_key(prompter, lookup, key))
+    except ResetDeclinedError as exc:
+        if exc.at_prompt:
+            print(str(exc), flush=True)
             return pytest.ExitCode.INTERRUPTED
-    from .state import VaultState
-
-    lookup = VaultState(config).lookup()
-    try:
-        rekey(path, None, lambda key: _show_reset_key(lookup, key))
-    except VaultError as exc:
-        return _usage_error(config, str(exc))
-    print(f"Reset {path}: {count} secret(s) deleted.", flush=True)
+        return _usage_error(str(exc))
+    except (VaultError, pytest.UsageError) as exc:
+        return _usage_error(str(exc))
+    print(keyflows.reset_report(path, names), flush=True)
     return pytest.ExitCode.OK
 
 
-def _show_reset_key(lookup: KeyLookup, key: VaultKey) -> None:
-    saved = _save_new_key(lookup, key)
-    print(f"New vault key:\n\n    {key.text()}\n\n{KEY_ADVICE}\n{saved}", flush=True)
+def _show_reset_key(prompter: Prompter, lookup: KeyLookup, key: VaultKey) -> None:
+    def show(text: str) -> None:
+        print(f"New vault key:\n\n    {text}\n", flush=True)
+
+    keyflows.store_new_key(prompter, lookup, key, show_key=show)
 
 
-def _usage_error(config: pytest.Config, message: str) -> int:
+def _usage_error(message: str) -> int:
     print(f"ERROR: {message}", flush=True)
     return pytest.ExitCode.USAGE_ERROR

@@ -1,10 +1,11 @@
 """Where the vault key is looked up, in order; the first source that has it wins.
 
-1. a key file (``--vault-key-file`` / ``--key-file``);
+1. a key file (``--vault-key-file`` / ``--key-file``, else ``PYTEST_VAULT_KEY_FILE``, else
+   the ini ``vault_key_file``; `settings` decides which);
 2. the environment variable (``PYTEST_VAULT_KEY``; may hold several keys);
 3. the ``pytest_vault_key`` hook (other plugins, root ``conftest.py``);
 4. the system keyring (service ``pytest-vault``, user name = the key id);
-5. a hidden prompt: the front ends do that themselves, after `find_key` found nothing.
+5. a hidden prompt: `keyflows` asks, for both front ends, after `find_key` found nothing.
 
 A key that is found but does not open the vault is an error, never a reason to try the
 next source. When nothing is found, `NoKeyError` says what each source answered.
@@ -15,17 +16,41 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
-from .errors import KeyFormatError, NoKeyError, VaultUsageError, WrongKeyError
+from .errors import (
+    KeyFormatError,
+    NoKeyError,
+    VaultUsageError,
+    WrongKeyError,
+    shown_path,
+)
 from .key import VaultKey, split_keys
+from .settings import (
+    CONSOLE,
+    DEFAULT_KEY_ENV,
+    KEY_FILE_ENV,
+    KEYRING_POLICIES,
+    FrontEnd,
+    KeyringPolicy,
+)
 from .vaultfile import VaultHeader
 
-KEYRING_SERVICE: Final = "pytest-vault"
-DEFAULT_KEY_ENV: Final = "PYTEST_VAULT_KEY"
+if TYPE_CHECKING:
+    from .settings import Settings
 
-KeyringPolicy = Literal["auto", "always", "never"]
-KEYRING_POLICIES: Final = ("auto", "always", "never")
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "KEYRING_POLICIES",
+    "KEYRING_SERVICE",
+    "FoundKey",
+    "KeyLookup",
+    "KeyringPolicy",
+    "check_key",
+    "find_key",
+]
+
+KEYRING_SERVICE: Final = "pytest-vault"
 HookLookup = Callable[[str, str], "str | None"]
 
 
@@ -36,11 +61,13 @@ HookLookup = Callable[[str, str], "str | None"]
 class FoundKey:
     """A key that opens the vault, and a description of where it came from."""
 
-    __slots__ = ("key", "source")
+    __slots__ = ("key", "source", "warnings")
 
-    def __init__(self, key: VaultKey, source: str) -> None:
+    def __init__(self, key: VaultKey, source: str, warnings: tuple[str, ...] = ()) -> None:
         self.key = key
         self.source = source
+        #: Sentences about how the key is kept (a key file others can read, ...).
+        self.warnings = warnings
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FoundKey) and self.key == other.key and self.source == other.source
@@ -66,9 +93,17 @@ class KeyLookup:
         no_keyring: bool = False,
         no_keyring_option: str = "--no-keyring",
         hook: HookLookup | None = None,
+        key_file_origin: str = "--key-file",
+        front_end: FrontEnd = CONSOLE,
+        project: str = "",
     ) -> None:
         self.path = path
         self.key_file = key_file
+        #: Where the key file was named (an option, PYTEST_VAULT_KEY_FILE, the ini).
+        self.key_file_origin = key_file_origin
+        self.front_end = front_end
+        #: The project's name, for the label of a keyring entry.
+        self.project = project
         self.key_env = key_env
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
         self.keyring = keyring
@@ -76,6 +111,30 @@ class KeyLookup:
         #: How the front end spells "do not use the keyring", for messages.
         self.no_keyring_option = no_keyring_option
         self.hook = hook
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        hook: HookLookup | None = None,
+    ) -> KeyLookup:
+        """The lookup the settings of a run or command describe."""
+        return cls(
+            path=settings.vault_file if path is None else path,
+            key_file=settings.key_file,
+            key_env=settings.key_env,
+            environ=environ,
+            keyring=settings.keyring,
+            no_keyring=settings.no_keyring,
+            no_keyring_option=settings.front_end.no_keyring_option,
+            hook=hook,
+            key_file_origin=settings.key_file_origin,
+            front_end=settings.front_end,
+            project=settings.rootdir.name,
+        )
 
     def keyring_readable(self) -> tuple[bool, str]:
         """Whether the keyring may be read, and if not, why not."""
@@ -108,10 +167,17 @@ def find_key(header: VaultHeader, lookup: KeyLookup) -> FoundKey:
         if found is not None:
             return found
     raise NoKeyError(
-        f"No key for {lookup.path} was found: " + "; ".join(tried) + ". "
-        f"Set {lookup.key_env}, or save the key in the keyring with `pytest-vault unlock` "
-        "or `pytest --vault-unlock` on a terminal.",
+        f"No key for {lookup.path} was found: " + "; ".join(tried) + ". " + no_key_advice(lookup),
         tried=tuple(tried),
+    )
+
+
+def no_key_advice(lookup: KeyLookup) -> str:
+    """What to do when no source has the key (the one place a reset is suggested)."""
+    return (
+        f"Set {lookup.key_env}, or {KEY_FILE_ENV} to a file holding the key, or run "
+        "`pytest-vault unlock` or `pytest --vault-unlock` on a terminal; if the key is "
+        "lost, `pytest-vault reset` starts over without the secrets."
     )
 
 
@@ -130,14 +196,21 @@ def check_key(header: VaultHeader, text: str, source: str, path: Path) -> FoundK
 
 def _mismatch(header: VaultHeader, key: VaultKey) -> str:
     if key.key_id in header.retired_key_ids:
-        return (
-            f"it is a key from before a reset or rotation of this vault ({key.key_id}; "
-            f"the vault now needs {header.key_id}). Get the current key from whoever "
-            "rotated it; if it is lost, `pytest --vault-reset` starts over without the secrets."
-        )
+        return retired_key_advice(header, key.key_id)
+    # Not one this vault has used: a key from a rotation this version of the file has
+    # not seen yet is as likely as another vault's key, and neither calls for a reset.
     return (
-        f"it is the key of another vault ({key.key_id}; this vault needs {header.key_id}). "
-        "Use this vault's key; if it is lost, `pytest --vault-reset` starts over."
+        f"this version of the file needs the key {header.key_id}, not {key.key_id}. It may "
+        "be a newer key from a rotation this branch does not have yet (merge the main "
+        "branch, then try again), or another vault's key."
+    )
+
+
+def retired_key_advice(header: VaultHeader, key_id: str) -> str:
+    return (
+        f"it is a key from before a reset or rotation of this vault, which has retired it "
+        f"({key_id}; rotated; get the new key): the vault now needs {header.key_id}. Get "
+        "the new key from whoever rotated it (`pytest-vault key` on their machine)."
     )
 
 
@@ -145,17 +218,48 @@ def _from_key_file(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> 
     if lookup.key_file is None:
         tried.append("no key file was given")
         return None
-    source = f"the key file {lookup.key_file}"
+    shown = shown_path(lookup.key_file)
+    # Named by an option, the path says it all; by the variable or the ini, say which.
+    origin = "" if lookup.key_file_origin.startswith("--") else f" ({lookup.key_file_origin})"
+    source = f"the key file {shown}{origin}"
     try:
         text = lookup.key_file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise VaultUsageError(f"The key file {lookup.key_file} does not exist.") from None
+        raise VaultUsageError(f"The key file {shown}{origin} does not exist.") from None
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "it is not text"
-        raise VaultUsageError(f"Cannot read the key file {lookup.key_file}: {why}.") from None
+        raise VaultUsageError(f"Cannot read the key file {shown}{origin}: {why}.") from None
     # Key files may carry comment lines (a label such as "PUBLIC DEMO KEY").
     key_lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    return check_key(header, "\n".join(key_lines), source, lookup.path)
+    found = check_key(header, "\n".join(key_lines), source, lookup.path)
+    found.warnings = key_file_warnings(lookup.key_file)
+    return found
+
+
+def key_file_warnings(path: Path) -> tuple[str, ...]:
+    """What is unsafe about how a key file in use is kept (checked only when one is used)."""
+    warnings: list[str] = []
+    shown = shown_path(path)
+    if os.name == "posix":
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = 0
+        if mode & 0o044:
+            warnings.append(
+                f"the key file {shown} is readable by other users; make it private with "
+                f"`chmod 600 {shown}`"
+            )
+    from .repository import unignored_in_work_tree
+
+    root = unignored_in_work_tree(path.absolute())
+    if root is not None:
+        warnings.append(
+            f"the key file {shown} is inside the git work tree {root} and git does not "
+            "ignore it, so it could be committed; move it out of the repository or add it "
+            "to .gitignore"
+        )
+    return tuple(warnings)
 
 
 def _from_environment(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> FoundKey | None:
@@ -209,11 +313,28 @@ def _from_keyring(header: VaultHeader, lookup: KeyLookup, tried: list[str]) -> F
     if not readable:
         tried.append(why)
         return None
+    unusable = keyring_unusable()
+    if unusable is not None:
+        tried.append(unusable)
+        return None
     text, problem = read_keyring(header.key_id)
     if text is None:
-        tried.append(problem)
+        retired = _retired_in_keyring(header)
+        tried.append(f"{problem}, only {retired}" if retired else problem)
         return None
     return check_key(header, text, f"the system keyring ({keyring_name()})", lookup.path)
+
+
+def _retired_in_keyring(header: VaultHeader) -> str | None:
+    """Why the keyring has no current key when it holds a key this vault retired."""
+    for key_id in reversed(header.retired_key_ids):  # the newest retired key first
+        text, _ = read_keyring(key_id)
+        if text:
+            return (
+                f"{key_id}, a key this vault has retired (rotated; get the new key from "
+                "whoever rotated it)"
+            )
+    return None
 
 
 # -- the system keyring: every failure becomes "not found, because ..." -----------------------
@@ -224,13 +345,64 @@ def keyring_name() -> str:
     try:
         import keyring
 
-        return type(keyring.get_keyring()).__module__.rsplit(".", 1)[-1]
+        backend = keyring.get_keyring()
     except Exception:
         return "unavailable"
+    name = type(backend).__module__.rsplit(".", 1)[-1]
+    return f"{name}, which stores keys in plain text" if is_plaintext(backend) else name
+
+
+def is_plaintext(backend: object) -> bool:
+    """Whether a keyring backend stores keys unencrypted (keyrings.alt's plain-text file)."""
+    kind = type(backend)
+    if "plaintext" in kind.__name__.lower():
+        return True
+    return kind.__module__.startswith("keyrings.alt.file") and "Encrypted" not in kind.__name__
+
+
+def keyring_unusable() -> str | None:
+    """Why the keyring backend in use cannot keep a key, or None when it can."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail
+
+        backend = keyring.get_keyring()
+    except Exception:  # reading or saving reports this failure in its own words
+        return None
+    if isinstance(backend, fail.Keyring) or (
+        isinstance(backend, chainer.ChainerBackend) and not backend.backends
+    ):
+        return "no system keyring is available on this machine"
+    if type(backend).__module__ == "keyring.backends.null":
+        return "the keyring backend in use (null) keeps nothing"
+    return None
+
+
+def plaintext_warning() -> str | None:
+    """A warning when keys saved in the keyring would be stored in plain text."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception:
+        return None
+    if not is_plaintext(backend):
+        return None
+    where = getattr(backend, "file_path", None)
+    at = f" ({where})" if isinstance(where, str) else ""
+    return (
+        f"Warning: the keyring backend {type(backend).__module__}.{type(backend).__name__} "
+        f"stores keys in plain text{at}; anyone who can read that file has the key."
+    )
+
+
+_DESCRIBE_LIMIT = 200
 
 
 def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:160]
+    text = " ".join(str(exc).split())
+    if len(text) > _DESCRIBE_LIMIT:  # cut between words, never inside one
+        text = text[:_DESCRIBE_LIMIT].rsplit(" ", 1)[0].rstrip(",;:") + " …"
     described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return described + _backend_hint(exc)
 
@@ -267,15 +439,46 @@ def read_keyring(key_id: str) -> tuple[str | None, str]:
     return value, ""
 
 
-def save_in_keyring(key: VaultKey) -> str | None:
-    """Store the key under its key id; None on success, else why it failed."""
+def save_in_keyring(key: VaultKey, label: str | None = None) -> str | None:
+    """Store the key under its key id; None on success, else why it failed.
+
+    ``label`` names the vault file and project where the backend keeps a label beside
+    the entry (the Secret Service); keyring's own interface has none, so other backends
+    show the service ``pytest-vault`` and the key id only.
+    """
+    unusable = keyring_unusable()
+    if unusable is not None:
+        return f"the key could not be saved in the system keyring: {unusable}"
     try:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, key.key_id, key.text())
     except Exception as exc:
         return f"the key could not be saved in the system keyring ({_describe(exc)})"
+    if label:
+        _label_entry(key.key_id, label)
     return None
+
+
+def keyring_label(path: Path, project: str) -> str:
+    """The label of a keyring entry: which vault file of which project it opens."""
+    return f"pytest-vault key for {path.name} of {project or path.parent.name} ({path})"
+
+
+def _label_entry(key_id: str, label: str) -> None:
+    """Best effort: give the Secret Service item a label naming the vault."""
+    try:
+        import keyring
+        from keyring.backends import SecretService
+
+        backend = keyring.get_keyring()
+        if not isinstance(backend, SecretService.Keyring):
+            return
+        collection = backend.get_preferred_collection()  # type: ignore[no-untyped-call]
+        for item in collection.search_items({"service": KEYRING_SERVICE, "username": key_id}):
+            item.set_label(label)
+    except Exception:  # a label is a courtesy; the key is saved either way
+        return
 
 
 def remove_from_keyring(key_id: str) -> str | None:

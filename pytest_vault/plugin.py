@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .settings import DEFAULT_VAULT_FILE
 from .state import (
-    DEFAULT_VAULT_FILE,
     VaultState,
     get_state,
     run_started,
@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from .vault import Vault
 
 MARKER_HELP = (
-    "vault(*names, env=False): the test needs these vault secrets; it is skipped when the "
+    "{name}(*names, env=False): the test needs these vault secrets; it is skipped when the "
     "vault is locked or lacks one of them. env=True also sets them as environment "
     "variables for the test."
 )
 _saved_environment = pytest.StashKey[dict[str, str | None]]()
+#: The name of the plugin's marker in this run; None when the project's own marker has it.
+_marker_key = pytest.StashKey["str | None"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -62,7 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--vault-yes", action="store_true", help="confirm --vault-reset without a prompt"
     )
     group.addoption("--vault-file", metavar="PATH", help="the vault file for this run")
-    group.addoption("--vault-key-file", metavar="PATH", help="read the vault key from this file")
+    group.addoption(
+        "--vault-key-file",
+        metavar="PATH",
+        help="read the vault key from this file (join PATH with '=': given apart, pytest "
+        "also takes it for a test path)",
+    )
     group.addoption(
         "--vault-no-keyring",
         action="store_true",
@@ -70,6 +77,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "vault_file", "the vault file, relative to the rootdir (default secrets.vault.toml)"
+    )
+    parser.addini(
+        "vault_key_file",
+        "a file holding the vault key, relative to the rootdir (used when neither the key "
+        "file option nor PYTEST_VAULT_KEY_FILE names one)",
     )
     parser.addini(
         "vault_key_env", "environment variable holding the key (default PYTEST_VAULT_KEY)"
@@ -84,6 +96,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "vault_keyring",
         "read the system keyring: auto (default; not when CI is set), always, never",
+    )
+    parser.addini(
+        "vault_marker",
+        "the name of the plugin's marker (default vault), for projects whose own marker "
+        "already has that name",
     )
     parser.addini(
         "vault_keep_key_env",
@@ -141,7 +158,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[_marker_key] = _register_marker(config)
     if config.option.help:
         return  # --help works whatever the vault settings, file and key are like
     state = get_state(config)
@@ -173,6 +190,57 @@ def pytest_configure(config: pytest.Config) -> None:
         from .interactive import unlock_for_run
 
         unlock_for_run(config, state)
+    elif workerinput is None:
+        _refuse_explicit_key_without_vault(state)
+
+
+def _refuse_explicit_key_without_vault(state: VaultState) -> None:
+    """A key given explicitly, but no vault file: an error before any test, never a skip."""
+    if state.exists():
+        return
+    from .keyenv import environ_with_key
+
+    given_by = state.settings.explicit_key(environ_with_key(state.config))
+    if given_by is None:
+        return
+    hint = ""
+    if given_by == "--vault-key-file":
+        hint = (
+            " Write --vault-key-file=PATH: with a space, pytest also takes PATH for a test "
+            "path and may pick its rootdir, and so the vault, from PATH's folder."
+        )
+    raise pytest.UsageError(
+        f"A vault key is given ({given_by}), but there is no vault file at {state.path}. "
+        "Run pytest from the vault's project, or name the vault with --vault-file PATH or "
+        f"the ini option vault_file.{hint}"
+    )
+
+
+def _register_marker(config: pytest.Config) -> str | None:
+    """Register the plugin's marker; None (and one warning) when the project already
+    registered a marker of that name with its own meaning (e.g. HashiCorp Vault tests)."""
+    from .errors import VaultUsageError
+    from .settings import marker_name
+
+    try:
+        name = marker_name(str(config.getini("vault_marker") or ""))
+    except VaultUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for line in config.getini("markers"):
+        registered = str(line).split(":", 1)[0].split("(", 1)[0].strip()
+        if registered == name:
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    f"pytest-vault: this project registers its own '{name}' marker, so "
+                    f"pytest-vault leaves @pytest.mark.{name} tests alone. To use the "
+                    "plugin's marker, give it another name with the ini option vault_marker "
+                    "(e.g. vault_marker = secrets)."
+                ),
+                stacklevel=2,
+            )
+            return None
+    config.addinivalue_line("markers", MARKER_HELP.format(name=name))
+    return name
 
 
 def _register_masking(config: pytest.Config, state: VaultState, *, at_once: bool) -> None:
@@ -229,6 +297,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     line = state.summary_line() if state is not None else None
     if line:
         terminalreporter.write_line(line)
+    if state is not None:
+        for warning in state.key_warnings():
+            terminalreporter.write_line(warning, yellow=True)
+    skipped = terminalreporter.stats.get("skipped")
+    if skipped:
+        from .skipsummary import skip_summary
+
+        summary = skip_summary(skipped, terminalreporter.config)
+        if summary:
+            terminalreporter.write_line(summary, yellow=True)
+            if os.environ.get("GITHUB_ACTIONS") == "true":
+                terminalreporter.write_line(f"::notice title=pytest-vault::{summary}")
 
 
 def vault_fixture(state: VaultState) -> ModuleType:
@@ -263,27 +343,42 @@ def vault_fixture(state: VaultState) -> ModuleType:
     return holder
 
 
-def _marker_names(item: pytest.Item) -> tuple[list[str], bool]:
+def _marker_names(item: pytest.Item, name: str) -> tuple[list[str], list[str]]:
+    """The secret names the test's markers need, and those to set as variables.
+
+    ``env=True`` applies to the names of its own marker; without names it is a mistake
+    that fails the test (it would silently set nothing).
+    """
     names: list[str] = []
-    env = False
-    for marker in item.iter_markers("vault"):
-        names.extend(str(name) for name in marker.args)
-        env = env or bool(marker.kwargs.get("env", False))
-    return names, env
+    env_names: list[str] = []
+    for marker in item.iter_markers(name):
+        own = [str(secret) for secret in marker.args]
+        if marker.kwargs.get("env", False):
+            if not own:
+                pytest.fail(
+                    f"@pytest.mark.{name}(env=True) names no secrets, so it would set no "
+                    f'environment variable: name them, e.g. @pytest.mark.{name}("API_TOKEN", '
+                    "env=True).",
+                    pytrace=False,
+                )
+            env_names.extend(own)
+        names.extend(own)
+    return names, env_names
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The marker's per-test hooks are registered only when a collected test is marked:
     # suites that never use the marker pay nothing per test.
-    if config.pluginmanager.has_plugin("vault-marker"):
+    name = config.stash.get(_marker_key, None)
+    if name is None or config.pluginmanager.has_plugin("vault-marker"):
         return
-    if _any_marked(items):
-        config.pluginmanager.register(MarkerHooks(), "vault-marker")
+    if _any_marked(items, name):
+        config.pluginmanager.register(MarkerHooks(name), "vault-marker")
 
 
-def _any_marked(items: list[pytest.Item]) -> bool:
-    """Whether a test, or a class or module holding one, has ``@pytest.mark.vault``.
+def _any_marked(items: list[pytest.Item], name: str) -> bool:
+    """Whether a test, or a class or module holding one, has the plugin's marker.
 
     Looks at each node once (a module's tests share it), not up the chain per test as
     ``get_closest_marker`` would: this runs in every run, vault or not.
@@ -294,7 +389,7 @@ def _any_marked(items: list[pytest.Item]) -> bool:
         while node is not None and id(node) not in looked_at:
             looked_at.add(id(node))
             for marker in node.own_markers:
-                if marker.name == "vault":
+                if marker.name == name:
                     return True
             node = node.parent
     return False
@@ -303,18 +398,21 @@ def _any_marked(items: list[pytest.Item]) -> bool:
 class MarkerHooks:
     """``@pytest.mark.vault``: check the names, open the vault, set and restore the env."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if item.get_closest_marker("vault") is None:
+        if item.get_closest_marker(self.name) is None:
             return
-        names, env = _marker_names(item)
+        names, env_names = _marker_names(item, self.name)
         state = get_state(item.config)
         _require_names(state, names)
         opened = state.require_vault()
-        if env:
-            saved = {name: os.environ.get(name) for name in names}
+        if env_names:
+            saved = {name: os.environ.get(name) for name in env_names}
             item.stash[_saved_environment] = saved
-            for name in names:
+            for name in env_names:
                 os.environ[name] = opened[name]
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -344,6 +442,12 @@ def _require_names(state: VaultState, names: list[str]) -> None:
     if error is not None:
         pytest.fail(str(error), pytrace=False)
     missing = [name for name in names if name not in held]
+    if missing and state.missing_policy == "fail":
+        pytest.fail(
+            f"The vault {state.path} lacks {', '.join(missing)} (vault_missing = fail); add "
+            f"it with `pytest-vault set {missing[0]}`.",
+            pytrace=False,
+        )
     if missing:
         skip_test(
             f"the vault {state.path.name} lacks {', '.join(missing)} "

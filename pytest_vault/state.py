@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Protocol, cast
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import pytest
 
-from .errors import NoKeyError, VaultError, VaultFileMissingError
-from .keyenv import environ_with_key, keep_key_env, key_env_name, taken_key_text
+from .errors import NoKeyError, VaultError, VaultFileMissingError, VaultUsageError
+from .keyenv import environ_with_key, keep_key_env, taken_key_text
+from .settings import Settings, settings_from_config
 from .streams import masker_slot
 
 if TYPE_CHECKING:
-    from .keychain import FoundKey, KeyLookup, KeyringPolicy
+    from .keychain import FoundKey, KeyLookup
     from .masking import Masker
     from .vault import Vault
     from .vaultfile import VaultFile
-
-DEFAULT_VAULT_FILE = "secrets.vault.toml"
 
 
 class OpenListener(Protocol):
@@ -38,10 +37,11 @@ class VaultState:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.path = vault_path(config)
+        self.settings: Settings = run_settings(config)
+        self.path = self.settings.vault_file
         self.mask_enabled = mask_enabled(config)
-        self.missing_policy = missing_policy(config)
-        self.keyring_policy = keyring_policy(config)
+        self.missing_policy = self.settings.missing
+        self.keyring_policy = self.settings.keyring
         self.keep_key_env = keep_key_env(config)
         self._file: VaultFile | None = None
         self._file_error: VaultError | None = None
@@ -92,16 +92,10 @@ class VaultState:
     def lookup(self) -> KeyLookup:
         from .keychain import KeyLookup
 
-        option = self.config.option
-        key_file = option.vault_key_file
-        return KeyLookup(
+        return KeyLookup.from_settings(
+            self.settings,
             path=self.path,
-            key_file=Path(key_file).absolute() if key_file else None,
-            key_env=key_env_name(self.config),
-            environ=environ_with_key(self.config),  # the variable is gone from os.environ
-            keyring=self.keyring_policy,
-            no_keyring=bool(option.vault_no_keyring),
-            no_keyring_option="--vault-no-keyring",
+            environ=environ_with_key(self.config),
             hook=self._call_hook,
         )
 
@@ -236,12 +230,19 @@ class VaultState:
 
     def locked_reason(self) -> str:
         """The skip reason of a test that needs a locked vault: how to provide the key."""
-        key_env = key_env_name(self.config)
+        key_env = self.settings.key_env
         if not self.exists():
             return (
                 f"vault locked: there is no vault file {self._display_path()} "
                 "(create it with `pytest --vault-unlock`)"
             )
+        retired = [
+            tried
+            for tried in getattr(self._key_error, "tried", ())
+            if "a key this vault has retired" in tried
+        ]
+        if retired:  # the keyring holds the key from before a rotation
+            return f"vault locked: {retired[0]}"
         return (
             f"vault locked: no key for {self._display_path()} "
             f"(set {key_env}, or run `pytest --vault-unlock`)"
@@ -276,6 +277,12 @@ class VaultState:
         self.source_pending = True
         return f"{where}, key looked up when a test needs it"
 
+    def key_warnings(self) -> list[str]:
+        """Warnings about how the key that was used is kept (a key file others can read)."""
+        if self._key is None:
+            return []
+        return [f"vault: warning: {warning}." for warning in self._key.warnings]
+
     def summary_line(self) -> str | None:
         """For the end of the run: where the key came from, when the header could not say."""
         if not self.source_pending or self._key is None:
@@ -298,19 +305,16 @@ def _key_problem(exc: VaultError) -> str:
     return f"no usable key: {exc}"  # e.g. a --vault-key-file that does not exist
 
 
+def run_settings(config: pytest.Config) -> Settings:
+    """The settings of this run (`settings` holds every rule); a bad value: usage error."""
+    try:
+        return settings_from_config(config)
+    except VaultUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def vault_path(config: pytest.Config) -> Path:
-    option = config.option.vault_file
-    if option:
-        return Path(option).absolute()
-    configured = str(config.getini("vault_file") or "").strip()
-    return config.rootpath / (configured or DEFAULT_VAULT_FILE)
-
-
-def missing_policy(config: pytest.Config) -> str:
-    value = str(config.getini("vault_missing") or "skip").strip().lower()
-    if value not in ("skip", "fail"):
-        raise pytest.UsageError(f"vault_missing = {value!r} is not one of skip, fail.")
-    return value
+    return run_settings(config).vault_file
 
 
 def mask_enabled(config: pytest.Config) -> bool:
@@ -320,18 +324,6 @@ def mask_enabled(config: pytest.Config) -> bool:
         raise pytest.UsageError(
             f"vault_mask in the pytest configuration is not true or false ({exc})."
         ) from None
-
-
-def keyring_policy(config: pytest.Config) -> KeyringPolicy:
-    """The ``vault_keyring`` ini value, checked at start-up (without importing the core)."""
-    value = str(config.getini("vault_keyring") or "auto")
-    policy = value.strip().lower()
-    if policy not in ("auto", "always", "never"):
-        raise pytest.UsageError(
-            f"vault_keyring = {value!r} in the pytest configuration is not one of "
-            "auto, always, never."
-        )
-    return cast("KeyringPolicy", policy)
 
 
 def skip_test(reason: str) -> NoReturn:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import _STDIN_WAS_TTY as STDIN_WAS_TTY
+
+if TYPE_CHECKING:
+    from .keyflows import Prompter
 
 
 def terminal_available() -> bool:
@@ -84,3 +87,35 @@ def _close(stream: TextIO) -> None:
     if stream not in (sys.stdin, sys.stderr):
         with contextlib.suppress(OSError):
             stream.close()
+
+
+class TerminalPrompter:
+    """The `keyflows.Prompter` for real use: questions on ``/dev/tty``.
+
+    ``say`` goes to ``say_to`` when given (the console script: standard error), else to
+    the terminal when there is one, else to standard error. Without a terminal
+    (``interactive`` False) the flows never ask.
+    """
+
+    def __init__(self, say_to: TextIO | None = None) -> None:
+        self._say_to = say_to
+        self.interactive = terminal_available()
+
+    def say(self, text: str) -> None:
+        if self._say_to is not None:
+            print(text, file=self._say_to, flush=True)
+        elif self.interactive:
+            tell(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def ask_hidden(self, prompt: str) -> str:
+        return ask_hidden(prompt)
+
+    def ask_yes_no(self, question: str, *, default: bool) -> bool:
+        return ask_yes_no(question, default=default)
+
+
+def open_prompter(say_to: TextIO | None = None) -> Prompter:
+    """The prompter both front ends use (tests replace this function with a scripted one)."""
+    return TerminalPrompter(say_to)

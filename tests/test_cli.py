@@ -29,7 +29,7 @@ AWKWARD = {
     "TRAILING_NEWLINES": "trailing-newlines\n\n",
     "LEADING_SPACE": "  padded  ",
 }
-KEY_ADVICE = "This is the vault key; it is shown once."
+KEY_ADVICE = "This is the vault key. Keep a copy somewhere safe"
 
 
 def assert_clean(result: CliResult, *secrets: str) -> None:
@@ -105,7 +105,10 @@ def test_init_no_keyring_leaves_the_keyring_alone(
 ) -> None:
     result = project.cli("init", "--no-keyring")
     assert result.returncode == 0
-    assert "The keyring was not used (--no-keyring)." in result.stderr
+    assert "The key was NOT saved in a keyring: the keyring was not used (--no-keyring)." in (
+        result.stderr
+    )
+    assert "--key-file=PATH or PYTEST_VAULT_KEY_FILE=PATH" in result.stderr
     assert test_keyring.entries() == {}
     assert VaultKey.parse(result.stdout).key_id == VaultFile.load(project.vault_file).header.key_id
     assert_clean(result, result.stdout)
@@ -168,10 +171,9 @@ def test_init_in_a_missing_folder(project: Project) -> None:
         ("value", "value"),
         ("value\n", "value"),
         ("value\n\n", "value\n"),
-        ("\n", ""),
         ("line1\nline2\n", "line1\nline2"),
     ],
-    ids=["no-newline", "one", "two", "only-newline", "multi-line"],
+    ids=["no-newline", "one", "two", "multi-line"],
 )
 def test_set_from_stdin_drops_exactly_one_trailing_newline(
     project: Project, typed: str, stored: str
@@ -180,6 +182,24 @@ def test_set_from_stdin_drops_exactly_one_trailing_newline(
     result = project.cli("set", "NAME", input=typed, env={ENV: key})
     assert result.returncode == 0, result.stderr
     assert values_in(project, key) == {"NAME": stored}
+
+
+@pytest.mark.parametrize("typed", ["", "\n"], ids=["dev-null", "only-newline"])
+def test_set_refuses_an_empty_value_from_stdin(project: Project, typed: str) -> None:
+    key = project.init()
+    before = project.vault_file.read_bytes()
+    result = project.cli("set", "NAME", input=typed, env={ENV: key})
+    assert_error(result, 2, "No value for NAME was given (it was empty); nothing was set.", key)
+    assert project.vault_file.read_bytes() == before
+
+
+def test_set_over_an_existing_name_says_replaced(project: Project) -> None:
+    key = project.init()
+    first = project.cli("set", "NAME", input="first-value", env={ENV: key})
+    assert first.stderr.startswith("Set NAME in "), first.stderr
+    second = project.cli("set", "NAME", input="second-value", env={ENV: key})
+    assert second.stderr.startswith("Replaced NAME in "), second.stderr
+    assert values_in(project, key) == {"NAME": "second-value"}
 
 
 def test_set_from_file_stores_the_exact_text(project: Project, key: str) -> None:
@@ -390,7 +410,7 @@ def test_unlock_from_stdin_saves_the_key(
 @pytest.mark.parametrize(
     ("typed", "phrase"),
     [
-        ("other", "it is the key of another vault"),
+        ("other", "newer key from a rotation this branch does not have yet"),
         ("typo", "mistyped"),
         ("garbage", "not a pytest-vault key"),
     ],
@@ -419,12 +439,21 @@ def test_unlock_with_empty_stdin(project: Project, key: str) -> None:
     assert_error(result, 2, "No key on standard input")
 
 
-def test_unlock_no_keyring_is_a_usage_error(
+def test_unlock_without_a_keyring_says_the_key_was_not_saved(
     project: Project, key: str, test_keyring: ThrowawayKeyring
 ) -> None:
     result = project.cli("unlock", "--no-keyring", input=key)
-    assert_error(result, 2, "`unlock` saves the key in the system keyring", key)
+    assert_error(result, 1, "but it was NOT saved: the keyring was not used (--no-keyring)", key)
+    assert "--key-file=PATH or PYTEST_VAULT_KEY_FILE=PATH" in result.stderr
     assert test_keyring.entries() == {}
+
+
+def test_unlock_on_a_machine_without_a_keyring(project: Project, key: str) -> None:
+    result = project.cli(
+        "unlock", input=key, env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
+    assert_error(result, 1, "NOT saved: no system keyring is available on this machine", key)
+    assert "PYTEST_VAULT_KEY_FILE=PATH" in result.stderr
 
 
 def test_unlock_with_a_locked_keyring(project: Project, key: str) -> None:
@@ -526,7 +555,7 @@ def test_reset_with_yes_needs_no_key_and_deletes_every_secret(
     assert result.returncode == 0, result.stderr
     new = result.stdout.strip()
     assert result.stdout == new + "\n"
-    assert "2 secret(s) deleted, new key generated" in result.stderr
+    assert "2 secret(s) deleted (API_TOKEN, DB_PASSWORD), new key generated" in result.stderr
     assert_clean(result, key, new)
     vault_file = VaultFile.load(project.vault_file)
     assert vault_file.names == []
@@ -578,7 +607,7 @@ def test_check_finds_a_tampered_value_with_the_key(project: Project, key: str) -
 
 def test_check_with_a_wrong_key_fails(project: Project, key: str) -> None:
     result = project.cli("check", env={ENV: VaultKey.generate().text()})
-    assert_error(result, 1, "it is the key of another vault", key)
+    assert_error(result, 1, "or another vault's key", key)
 
 
 @pytest.mark.parametrize(
@@ -677,7 +706,7 @@ def test_key_file_option(project: Project, key: str) -> None:
         result = project.cli(*args, env={ENV: VaultKey.generate().text()})
         assert result.stdout == "api-token-value-1\n", result.stderr
     missing = project.cli("get", "API_TOKEN", "--key-file", "nope.txt", env={ENV: key})
-    assert_error(missing, 2, "The key file nope.txt does not exist.", key)
+    assert_error(missing, 2, f"The key file {project.root / 'nope.txt'} does not exist.", key)
 
 
 def test_settings_from_pytest_ini_are_honoured(project: Project) -> None:

@@ -233,10 +233,14 @@ def test_key_of_another_vault_from_the_environment(setup: Setup) -> None:
         setup.find(environ={DEFAULT_KEY_ENV: setup.other.text()})
     message = str(info.value)
     assert f"The key from {DEFAULT_KEY_ENV} does not open {setup.path}" in message
-    assert "the key of another vault" in message
+    # It may as well be a newer key from a rotation this branch lacks: both are named,
+    # and a reset (which deletes every secret) is not offered as the remedy.
+    assert "a newer key from a rotation this branch does not have yet" in message
+    assert "merge the main branch" in message
+    assert "another vault's key" in message
+    assert "reset" not in message
     assert setup.other.key_id in message
     assert setup.key.key_id in message
-    assert "before a reset" not in message
     assert_never_shows(message, setup.other, setup.key)
 
 
@@ -249,6 +253,9 @@ def test_stale_key_after_a_rotation(setup: Setup) -> None:
         setup.find(environ={DEFAULT_KEY_ENV: old.text()})
     message = str(info.value)
     assert "from before a reset or rotation of this vault" in message
+    assert "rotated; get the new key" in message
+    assert "--vault-reset" not in message
+    assert "pytest-vault reset" not in message
     assert old.key_id in message
     assert new.key_id in message
     assert "another vault" not in message
@@ -522,7 +529,8 @@ def run_script(setup: Setup, env: dict[str, str]) -> subprocess.CompletedProcess
     [
         ("", "ValueError"),
         ("no_such_module.Keyring", "ModuleNotFoundError"),
-        ("keyring.backends.fail.Keyring", "NoKeyringError"),
+        # keyring's own message for its fail backend is long; say it in a few words.
+        ("keyring.backends.fail.Keyring", "no system keyring is available on this machine"),
     ],
     ids=["empty", "missing-module", "fail-backend"],
 )
@@ -534,7 +542,10 @@ def test_broken_keyring_backend_means_not_found_because(
     assert done.returncode == 0, done.stderr
     first_line = done.stdout.splitlines()[0]
     assert first_line.startswith("NoKeyError No key for")
-    assert f"the system keyring could not be read ({why}" in first_line
+    if " " in why:
+        assert why in first_line
+    else:
+        assert f"the system keyring could not be read ({why}" in first_line
     assert "Traceback" not in done.stderr
     assert "Traceback" not in done.stdout
 

@@ -154,10 +154,10 @@ def test_unlock_creates_the_vault_the_first_time(
     (project.root / "test_it.py").write_text(TESTS.format(count=0), encoding="utf-8")
     term = pytest_on_terminal(project.root, "--vault-unlock", "-q")
     term.expect(r"Created the vault \S+secrets\.vault\.toml\.")
+    term.expect(r"Saved the key in the system keyring \(throwaway_keyring\)")
     term.expect(r"(PYTEST-VAULT-KEY-1\w+)")
     shown = term.child.match.group(1)
-    term.expect("it is shown once. Keep a copy somewhere safe")
-    term.expect(r"Saved it in the system keyring \(throwaway_keyring\)")
+    term.expect("This is the vault key. Keep a copy somewhere safe")
     term.expect("2 passed")
     assert term.finish() == 0
     key = VaultKey.parse(shown)
@@ -172,9 +172,9 @@ def test_unlock_creates_the_vault_without_the_keyring(
 ) -> None:
     (project.root / "test_it.py").write_text(TESTS.format(count=0), encoding="utf-8")
     term = pytest_on_terminal(project.root, "--vault-unlock", "--vault-no-keyring", "-q")
+    term.expect("The key was NOT saved in a keyring: the keyring was not used")
     term.expect(r"(PYTEST-VAULT-KEY-1\w+)")
     key = VaultKey.parse(term.child.match.group(1))
-    term.expect("(?i)the keyring was not used")
     term.expect("2 passed")
     assert term.finish() == 0
     assert VaultFile.load(project.vault_file).header.key_id == key.key_id
@@ -210,7 +210,7 @@ def test_reset_confirmed_makes_a_new_key(project: Project, test_keyring: Throwaw
     term.send("y")
     term.expect(r"New vault key:\s+(PYTEST-VAULT-KEY-1\w+)")
     new = VaultKey.parse(term.child.match.group(1))
-    term.expect(r"Reset \S+: 2 secret\(s\) deleted\.")
+    term.expect(r"Reset \S+: 2 secret\(s\) deleted \(API_TOKEN, DB_PASSWORD\)")
     assert term.finish() == 0
     vault_file = VaultFile.load(project.vault_file)
     assert vault_file.header.key_id == new.key_id

@@ -409,9 +409,9 @@ def test_vault_unlock_creates_the_vault_on_a_terminal(flow: Flow) -> None:
     assert child.exitstatus == 0, output
     assert "1 passed" in output
     assert "Created the vault" in output
-    assert f"Saved it in the system keyring ({BACKEND_NAME})." in output
+    assert f"Saved the key in the system keyring ({BACKEND_NAME})." in output
     shown = KEY_PATTERN.findall(output)
-    assert len(shown) == 1, output  # shown once
+    assert len(shown) == 1, output  # shown once, never echoed
     assert flow.stored() == shown[0]
     assert flow.cli("key").stdout == shown[0] + "\n"  # the console script finds it too
 
@@ -516,7 +516,8 @@ BROKEN_STATES = {
     "ci": Broken(
         "system_keyring",
         "the keyring was not read because CI is set (vault_keyring = always reads it)",
-        "The keyring was not used because CI is set (vault_keyring = always reads it).",
+        "The key was NOT saved in a keyring: the keyring was not used because CI is set "
+        "(vault_keyring = always reads it).",
         (("CI", "true"),),
         unlock_run=True,
     ),
@@ -581,7 +582,7 @@ def test_keyring_that_gives_nothing_is_explained_never_a_traceback(
         unlock = flow.pytest("--vault-unlock")
         assert unlock.returncode == 4, unlock.output
         assert state.read in unlock.output
-        assert "(--vault-unlock has no terminal to ask on.)" in unlock.output
+        assert "(There is no terminal to ask for the key on.)" in unlock.output
         assert "test_uses_vault.py" not in unlock.stdout
         assert_clean(unlock.output, key)
 
@@ -627,3 +628,20 @@ def test_vault_unlock_on_a_terminal_says_why_the_keyring_gave_nothing(
     before_prompt = output.split("Vault key:", 1)[0]
     assert "KeyringLocked" in before_prompt
     assert "The key could not be saved in the system keyring (KeyringLocked" in output
+
+
+@SECRET_SERVICE_ONLY
+def test_the_keyring_entry_is_labelled_with_the_vault_file_and_project(flow: Flow) -> None:
+    """Only the Secret Service keeps a label beside an entry (keyring's API has none)."""
+    flow.init()
+    done = subprocess.run(
+        ["secret-tool", "search", "--all", "service", SERVICE, "username", flow.key_id()],
+        env=flow.keyring.child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    label = f"pytest-vault key for secrets.vault.toml of project ({flow.project.vault_file})"
+    assert f"label = {label}" in done.stdout + done.stderr

@@ -43,6 +43,7 @@ def test_settings_from_each_configuration_file(root: Path, name: str) -> None:
         key_env="MY_KEY",
         keyring="always",
         config_file=root / name,
+        rootdir=root,
     )
 
 

@@ -7,11 +7,11 @@ its own (``tests/test_leaks.py`` removes them one by one), by module:
 
 - `layers`: test reports (and subtests' copies of them) when they are logged
   (`pytest_runtest_logreport`, first: pytest logs each report right after making it);
-  collection reports, as they are made; node ids of items whose parametrize ids hold a secret (renamed as their
-  collector makes them, before ``--lf``, the cache or xdist see them); warnings, before any
-  reporter records them; generated parametrize ids; internal errors. Under xdist, workers
-  mask before sending and tell the controller their vault is open; the controller then
-  opens its own and masks again;
+  collection reports, as they are made; node ids of items whose parametrize ids hold a
+  secret (renamed as their collector makes them, before ``--lf``, the cache or xdist see
+  them); warnings, before any reporter records them; generated parametrize ids; internal
+  errors. Under xdist, workers mask before sending and tell the controller their vault is
+  open; the controller then opens its own and masks again;
 - `walker`: the one walker over a report's strings that both finds and rewrites them;
 - `logs`: the live-log and log-file handlers' formatting (``caplog`` keeps the records);
 - `junit`: the JUnit fixtures that write into the XML file directly;

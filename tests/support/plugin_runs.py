@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
+# Imported by every module that runs pytest in-process, before any pytester snapshot of
+# sys.modules: in-process runs drop the modules they imported, and cryptography's
+# bindings break when re-imported ("Expected instance of hashes.HashAlgorithm").
+import pytest_vault.interactive
+import pytest_vault.keychain
+import pytest_vault.keyflows
+import pytest_vault.plugin
+import pytest_vault.skipsummary  # noqa: F401
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
+
+VaultKey.generate().cipher_for("v_" + "0" * 32)  # loads every cryptography module used
 
 FAST = ("-p", "no:hypothesispytest")
 SECRETS = {

@@ -53,3 +53,10 @@ class Keyring(KeyringBackend):
         if entries.pop(f"{service}\0{username}", None) is None:
             raise PasswordDeleteError("no such entry")
         _store().write_text(json.dumps(entries), encoding="utf-8")
+
+
+class PlaintextKeyring(Keyring):
+    """The throw-away keyring under the name of keyrings.alt's plain-text file backend
+    (``keyrings.alt.file.PlaintextKeyring``), which pytest-vault must name and warn about."""
+
+    file_path = "/home/me/.local/share/python_keyring/keyring_pass.cfg"
