@@ -47,7 +47,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    _import_normally(pluginmanager)
     group = parser.getgroup("vault", "pytest-vault (encrypted test secrets)")
     group.addoption(
         "--vault-unlock",
@@ -109,6 +110,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+
+
+def _import_normally(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Have the package's later (lazy) imports skip pytest's assertion rewriting.
+
+    pytest marks every module of a plugin's distribution for rewriting. That costs a parse
+    and a rewrite per module imported (~3 M instructions each; every run where
+    ``PYTHONDONTWRITEBYTECODE`` is set), would make a failed internal ``assert`` print the
+    values of our locals, and on Python 3.11 before 3.11.8 a parse interrupted by a
+    garbage-collected ``__del__`` that raises fails with "AST constructor recursion depth
+    mismatch" (CPython gh-106905; pytest #10874). Our modules rely on no rewritten assert.
+    The rewrite hook is pytest's private API: if it changes, modules are rewritten again.
+    """
+    must_rewrite = getattr(getattr(pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
+    if isinstance(must_rewrite, set):
+        must_rewrite.discard(__name__.partition(".")[0])
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -142,6 +142,40 @@ def test_no_crypto_or_keyring_when_no_test_uses_the_vault(
     assert test_keyring.reads() == []
 
 
+LOADERS = """
+import json, sys
+
+def pytest_unconfigure(config):
+    loaders = {{
+        name: type(getattr(module, "__loader__", None)).__name__
+        for name, module in sys.modules.items()
+        if name.startswith("pytest_vault.")
+    }}
+    with open({path!r}, "w") as stream:
+        json.dump(loaders, stream)
+"""
+
+
+def test_modules_imported_on_demand_skip_assertion_rewriting(
+    vault_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest marks every module of a plugin's distribution for assertion rewriting; the
+    # plugin takes its package out of that set (see plugin._import_normally), so what it
+    # imports on demand is loaded by Python's own loader, never re-parsed by pytest.
+    key = make_vault(vault_dir.path)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    record = vault_dir.path / "loaders.json"
+    vault_dir.makeconftest(LOADERS.format(path=str(record)))
+    vault_dir.makepyfile(test_it=USES_VAULT)
+    run(vault_dir).assert_outcomes(passed=2)
+    loaders = json.loads(record.read_text("utf-8"))
+    on_demand = {
+        name for name in loaders if name.startswith(("pytest_vault.vault", "pytest_vault.masking"))
+    }
+    assert on_demand, loaders
+    assert {loaders[name] for name in on_demand} == {"SourceFileLoader"}, loaders
+
+
 def test_p_no_vault_disables_the_plugin(vault_dir: pytest.Pytester) -> None:
     make_vault(vault_dir.path)
     vault_dir.makepyfile(test_it=USES_VAULT)
@@ -173,7 +207,7 @@ def test_help_and_version_survive_a_broken_setup(
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("vault_missing = sometimes", "*vault_missing = 'sometimes' is not one of skip, fail.*"),
+        ("vault_missing = sometimes", "*vault_missing = 'sometimes' * is not one of skip, fail.*"),
         ("vault_keyring = maybe", "*vault_keyring = 'maybe' * is not one of auto, always, never.*"),
         ("vault_mask = perhaps", "*vault_mask*is not true or false*'perhaps'*"),
     ],
@@ -298,7 +332,7 @@ def bad_key(kind: str, folder: Path) -> tuple[VaultKey, str, str]:
     """A vault in ``folder`` and a key that does not open it: (right key, text, message)."""
     key = make_vault(folder)
     if kind == "other":
-        return key, VaultKey.generate().text(), "*is the key of another vault*"
+        return key, VaultKey.generate().text(), "*a rotation this branch does not have yet*"
     if kind == "mistyped":
         return key, mistype(key), "*checksum does not match, so it was mistyped*"
     new_key = rekey(folder / VAULT_FILE, key, lambda new: None)  # `pytest-vault rotate`
@@ -523,9 +557,10 @@ def test_5_no_env_without_env_true():
 @pytest.mark.vault("DB_PASSWORD")
 class TestCombined:
     @pytest.mark.vault("API_TOKEN", env=True)
-    def test_6_class_and_function_markers(self):
+    def test_6_env_applies_to_the_names_of_its_own_marker(self, vault):
         assert os.environ["API_TOKEN"] == "tok-3f9a-value-0001"
-        assert os.environ["DB_PASSWORD"] == "correct horse battery staple"
+        assert "DB_PASSWORD" not in os.environ  # the class marker has no env=True
+        assert vault["DB_PASSWORD"]
 
     def test_7_class_marker_alone(self, vault):
         assert "DB_PASSWORD" not in os.environ
@@ -612,7 +647,12 @@ def test_reset_with_yes(vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyri
     new = VaultKey.parse(shown[0])
     assert new.key_id == vault_file.header.key_id
     assert test_keyring.entries() == {new.key_id: new.text()}
-    result.stdout.fnmatch_lines(["*Keep a copy somewhere safe*", "Reset *: 2 secret(s) deleted."])
+    result.stdout.fnmatch_lines(
+        [
+            "*Keep a copy somewhere safe*",
+            "Reset *: 2 secret(s) deleted (API_TOKEN, DB_PASSWORD), new key generated.",
+        ]
+    )
     assert_clean(result, old.text(), *SECRETS.values())
 
 
