@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import re
 import stat
 import subprocess
 import sys
@@ -33,8 +34,9 @@ from pytest_vault.dotenv import parse_dotenv
 from pytest_vault.errors import VaultError
 from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.keychain import FoundKey, KeyLookup, check_key, find_key
+from pytest_vault.names import check_name, check_value
 from pytest_vault.vault import Vault, create_vault, open_vault, set_secrets
-from pytest_vault.vaultfile import VaultFile, check_name, check_value
+from pytest_vault.vaultfile import VaultFile
 
 ENV = "PYTEST_VAULT_KEY"
 API_TOKEN = "tok-9f8e7d6c5b4a3210-live"
@@ -57,12 +59,20 @@ def windows(text: str, size: int = 10) -> set[str]:
     return {text[i : i + size] for i in range(len(text) - size + 1)}
 
 
+#: PEM armour lines carry nothing secret: masking leaves them (issue 12's precision rule).
+ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z ]+-----")
+
+
 def forms(secret: str) -> set[str]:
     """The strings whose presence would reveal ``secret``."""
     found = {secret.strip(), repr(secret)[1:-1]}
     found |= windows(secret) | windows(repr(secret)[1:-1])
     for line in secret.splitlines():
         found |= windows(line)
+    for armour in ARMOUR.findall(secret):
+        for text in (armour + "\n", "\n" + armour):
+            for shown in (text, repr(text)[1:-1]):
+                found -= {shown[at : at + 10] for at in range(len(shown) - 9)}
     return {f for f in found if len(f) >= 4}
 
 
