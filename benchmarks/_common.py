@@ -190,6 +190,47 @@ def count_instructions(
     return int(found.group(1))
 
 
+def count_instructions_many(
+    runs: Sequence[tuple[Sequence[str], Path, Mapping[str, str], Sequence[int]]],
+    *,
+    parallel: int = 2,
+) -> list[int]:
+    """Instructions of each run (command, cwd, env, expected exit statuses), ``parallel`` at
+    a time: a count does not depend on what else the machine runs, so two valgrind runs
+    side by side give the same counts in half the time. Each command first runs once
+    without valgrind, one after the other: byte-code and pytest's rewritten modules are
+    then cached, and no count includes compiling what the other run cached meanwhile."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise RunFailed("valgrind is not installed (apt-get install valgrind)")
+    for command, cwd, env, expect in runs:
+        run_timed(command, cwd=cwd, env=env, expect=expect)
+    counts: list[int] = []
+    for start in range(0, len(runs), parallel):
+        batch = runs[start : start + parallel]
+        started = [
+            subprocess.Popen(
+                [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for command, cwd, env, _ in batch
+        ]
+        for process, (command, _, _, expect) in zip(started, batch, strict=True):
+            _, err = process.communicate()
+            found = re.search(rb"Collected : (\d+)", err)
+            if process.returncode not in expect or found is None:
+                tail = err.decode("utf-8", "replace")[-1500:]
+                raise RunFailed(
+                    f"{' '.join(command)} under valgrind exited {process.returncode}:\n{tail}"
+                )
+            counts.append(int(found.group(1)))
+    return counts
+
+
 def alternate(
     sides: Sequence[tuple[str, Callable[[], Timing]]], runs: int, *, warmup: bool = True
 ) -> list[Samples]:

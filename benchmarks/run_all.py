@@ -16,6 +16,11 @@ DIR`` (put DIR first on PYTHONPATH: measure a patched copy of ``pytest_vault/``)
 FILE`` (also write the table as Markdown), ``--instructions`` (also count the CPU
 instructions of figures 1 and 2 under valgrind: deterministic where CPU time is not, and
 slow).
+
+Figure 6 is the table of performance round 2 (issue 16), every row a ratio measured in
+this run: in instructions where valgrind is installed (``apt-get install valgrind``; about
+half an hour), else in CPU time; ``--cpu`` forces CPU time, ``--quick`` makes fewer runs
+and smaller suites (``--only 6 --quick`` gives the goals table in a few minutes).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ def setup_tools() -> int:
 
 
 def _figures() -> dict[str, Callable[[Path, int], list[Row]]]:
+    import bench_goals
     import bench_keyring
     import bench_peers
     import bench_suites
@@ -74,6 +80,7 @@ def _figures() -> dict[str, Callable[[Path, int], list[Row]]]:
         "3": bench_unlock.rows,
         "4": bench_peers.rows,
         "5": bench_keyring.rows,
+        "6": bench_goals.rows,
     }
 
 
@@ -109,13 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs", type=int, default=9, help="alternating runs per side (figures 3, 4: fewer)"
     )
-    parser.add_argument("--only", default="1,2,3,4,5", help="figures to run, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="figures to run, e.g. 1,3")
     parser.add_argument("--src", type=Path, help="put this folder first on PYTHONPATH")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument(
         "--instructions",
         action="store_true",
         help="also count instructions of figures 1 and 2 with valgrind (~10 minutes more)",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="figure 6 in CPU time even where valgrind is installed (faster, noisier)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer runs (3 a side) and smaller leak-heavy suites and scan repository",
     )
     parser.add_argument(
         "--setup-tools", action="store_true", help=f"create {BENCH_VENV} with the other tools"
@@ -129,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, source)
     _common.INSTRUCTIONS[0] = options.instructions
     figures = _figures()
+    import bench_goals
+
+    bench_goals.OPTIONS.quick = options.quick
+    bench_goals.OPTIONS.instructions = bench_goals.OPTIONS.instructions and not options.cpu
+    if options.quick:
+        options.runs = min(options.runs, 3)
     wanted = [part.strip() for part in options.only.split(",") if part.strip()]
     started = time.perf_counter()
     print(f"pytest-vault benchmarks: {machine()}", flush=True)
@@ -145,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"{table(rows)}\n\nDetails:\n{details(rows)}\n\n"
         "Ratios are medians of the ratios of neighbouring alternating runs, of CPU time (user + "
-        f"system) unless a row says otherwise. Took {elapsed:.0f} s; "
+        "system) unless a row says otherwise; figure 6's rows say whether they count "
+        f"instructions (valgrind, one run a side). Took {elapsed:.0f} s; "
         f"load average {os.getloadavg()[0]:.1f} at the end."
     )
     print(text)
