@@ -9,6 +9,7 @@ plain URL) are imported too, and named with a hint to leave them out next time.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,6 +73,7 @@ def names_option(values: list[str] | None, option: str) -> list[str]:
 
 def cmd_import(command: Command) -> int:
     from .dotenv import read_dotenv
+    from .run import child_environment
     from .vault import set_secrets
 
     args = command.args
@@ -82,7 +84,8 @@ def cmd_import(command: Command) -> int:
     source = Path(args.env_file)
     only = names_option(args.only, "--only")
     exclude = names_option(args.exclude, "--exclude")
-    entries = read_dotenv(source)
+    # `${NAME}` reads the environment as in python-dotenv, but never the vault key's variables.
+    entries = read_dotenv(source, child_environment(os.environ, {}, command.settings.key_env))
     unknown = sorted((set(only) | set(exclude)) - set(entries))
     if unknown:
         raise VaultUsageError(

@@ -95,7 +95,7 @@ def run_forwarding_signals(argv: list[str], environment: dict[str, str]) -> int:
         child = _start(argv, environment, lambda: _set_mask(previous))
         while child.poll() is None:
             info = signal.sigwaitinfo(waited)
-            if info.si_signo != signal.SIGCHLD and info.si_code != _SI_KERNEL:
+            if info.si_signo != signal.SIGCHLD and sent_by_a_process(info.si_code):
                 _forward(child, info.si_signo)
         return child.returncode
     finally:
@@ -103,6 +103,12 @@ def run_forwarding_signals(argv: list[str], environment: dict[str, str]) -> int:
         while signal.sigtimedwait(waited, 0) is not None:
             pass
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def sent_by_a_process(si_code: int) -> bool:
+    """Whether a signal came from kill() (forward it), not from the terminal to the whole
+    foreground process group (the command got it too)."""
+    return si_code != _SI_KERNEL
 
 
 def _set_mask(mask: set[int | signal.Signals]) -> None:

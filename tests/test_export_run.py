@@ -226,3 +226,42 @@ def test_run_without_a_key_runs_nothing(project: Project, key: str, tmp_path: Pa
 def test_run_of_a_missing_only_name(project: Project, key: str) -> None:
     result = run_python(project, key, "print('ran')", options=("--only", "NOPE"))
     assert_quiet_failure(result, 1, "has no secret NOPE", *SECRETS.values())
+
+
+COUNT_SIGINTS = """
+import signal, sys, threading
+# Taken one by one as they arrive (a second SIGINT pending with the first would be lost),
+# so "ready" is printed once the main thread waits for them.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+threading.Timer(0.3, lambda: print("ready", flush=True)).start()
+received = [signal.sigwaitinfo({signal.SIGINT})]
+while (info := signal.sigtimedwait({signal.SIGINT}, 1.0)) is not None:
+    received.append(info)
+print("interrupts:", len(received), flush=True)
+sys.exit(40 + len(received))
+"""
+
+
+def test_only_signals_a_process_sent_are_forwarded() -> None:
+    from pytest_vault.run import sent_by_a_process
+
+    assert sent_by_a_process(0)  # SI_USER: kill()
+    assert sent_by_a_process(-6)  # SI_TKILL: tgkill()
+    assert not sent_by_a_process(0x80)  # SI_KERNEL: the terminal, to the whole group
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_command_once(project: Project, key: str) -> None:
+    from pty_session import Terminal
+
+    terminal = Terminal(
+        CONSOLE_SCRIPT,
+        ["run", "--", sys.executable, "-c", COUNT_SIGINTS],
+        cwd=project.root,
+        env={ENV: key},
+    )
+    terminal.expect_exact("ready")
+    # The terminal sends SIGINT to its whole foreground group. (Whether pytest-vault would
+    # send a second one is a race this test cannot always see; the test above pins it.)
+    terminal.child.sendintr()
+    terminal.expect_exact("interrupts: 1")
+    assert terminal.finish() == 41

@@ -162,3 +162,12 @@ def _line_of(project: Project, name: str) -> str:
 )
 def test_what_looks_like_a_setting(value: str, kind: str | None) -> None:
     assert setting_kind(value) == kind
+
+
+def test_the_key_variable_is_never_expanded_into_a_secret(project: Project, key: str) -> None:
+    (project.root / "sneaky.env").write_text(
+        "COPY=${PYTEST_VAULT_KEY}\nFILE=${PYTEST_VAULT_KEY_FILE}\n"
+    )
+    result = project.cli("import", "sneaky.env", env={ENV: key, "PYTEST_VAULT_KEY_FILE": "/k"})
+    assert result.returncode == 0, result.stderr
+    assert values_in(project, key) == {"COPY": "", "FILE": ""}
