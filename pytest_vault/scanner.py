@@ -66,17 +66,30 @@ class Scanner:
     """Finds the secrets ``values`` (None: no key, keys only) and vault keys in texts."""
 
     def __init__(self, values: Mapping[str, str] | None) -> None:
-        forms: dict[str, str] = {}
-        for name, value in (values or {}).items():
-            forms[name] = value
-            for number, core in enumerate(base64_cores(value)):
-                forms[f"{name}{_FORM_SEPARATOR}base64{number}"] = core
-        self._masker = Masker(forms) if forms else None
+        self._masker: Masker | None = None
+        self._spans = hasattr(Masker, "find")
+        if not values:
+            return
+        cores = {name: base64_cores(value) for name, value in values.items()}
+        if self._spans:
+            # The engine takes the base64 forms as extra forms and says where it found what.
+            self._masker = Masker(values, extra_forms=cores)  # type: ignore[call-arg,unused-ignore]
+            return
+        # An engine without `find`: the base64 cores as secrets of their own, named
+        # "NAME.base64N", and the findings read from the tokens `mask` writes.
+        forms = dict(values)
+        for name, found in cores.items():
+            forms.update(
+                {f"{name}{_FORM_SEPARATOR}base64{n}": core for n, core in enumerate(found)}
+            )
+        self._masker = Masker(forms)
 
     def names_in(self, text: str) -> set[str]:
         """The secrets (real names) the masking finds in ``text``."""
         if self._masker is None:
             return set()
+        if self._spans:
+            return {name for _, _, name in self._masker.find(text)}  # type: ignore[attr-defined,unused-ignore]
         masked = self._masker.mask(text)
         if masked is text or masked == text:
             return set()
@@ -89,15 +102,28 @@ class Scanner:
         ``first_line``."""
         for match in _KEY_SHAPE.finditer(text):
             yield first_line + text.count("\n", 0, match.start()), KEY_NAME
-        names = self.names_in(text)
-        if not names:
+        if self._masker is None:
             return
+        if self._spans:
+            line, at = first_line, 0
+            for start, _, name in self._masker.find(text):  # type: ignore[attr-defined,unused-ignore]
+                line += text.count("\n", at, start)
+                at = start
+                yield line, name
+            return
+        names = self.names_in(text)
+        if names:
+            yield from self._lines_holding(text, names, first_line)
+
+    def _lines_holding(
+        self, text: str, names: set[str], first_line: int
+    ) -> Iterator[tuple[int, str]]:
+        """Which lines of ``text`` hold ``names``, found by halving (for `mask` only)."""
         starts = [0, *(match.end() for match in re.finditer("\n", text))]
         if starts[-1] != len(text):
             starts.append(len(text))
 
         def lines_holding(low: int, high: int, names: set[str]) -> Iterator[tuple[int, str]]:
-            """Lines ``low`` to ``high`` (exclusive) hold ``names``: say which lines."""
             if high - low <= 1:
                 for name in sorted(names):
                     yield first_line + low, name
