@@ -640,3 +640,26 @@ def test_init_on_a_terminal_declined_says_how_to_set_git_up_later(repo: GitRepo)
     assert "Run `pytest-vault git-setup`" in term.text
     assert not (repo.root / ".gitattributes").exists()
     assert repo.git("config", "merge.pytest-vault.driver", check=False).returncode == 1
+
+
+def test_check_with_only_the_old_key_in_the_keyring_finds_the_stale_line(
+    repo: GitRepo, key: str, test_keyring: ThrowawayKeyring
+) -> None:
+    """The issue's case: whoever has only the old key used to see `check` pass."""
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+    old_key_id = repo.key_id()
+    new_key = rotate(repo, key)
+    repo.commit("rotate")
+    repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False)
+    text = repo.vault.read_text(encoding="utf-8")
+    (block,) = conflict_blocks(text)
+    theirs_line = next(line for line in block.splitlines() if line.startswith("NEW_SECRET"))
+    repo.vault.write_text(text.replace(block, theirs_line + "\n"), encoding="utf-8")
+    test_keyring.put(old_key_id, key)
+    done = repo.cli("check")
+    assert done.returncode == 1
+    assert f"NEW_SECRET is still encrypted under the retired key {old_key_id}" in done.stderr
+    assert_no_secret(done.output, key, new_key, "new-secret-value-4455")
