@@ -42,6 +42,7 @@ from .vaultfile import VaultFile, write_atomic, write_lock
 
 if TYPE_CHECKING:
     from .cli import Command
+    from .key import VaultKey
 
 DRIVER: Final = "pytest-vault"
 ATTRIBUTES: Final = f"merge={DRIVER} diff={DRIVER}"
@@ -346,9 +347,9 @@ def describe(path: Path, data: bytes, command: Command) -> list[str]:
     return lines
 
 
-def _open(vault_file: VaultFile, key: object, name: str, token: str) -> str | None:
+def _open(vault_file: VaultFile, key: VaultKey, name: str, token: str) -> str | None:
     try:
-        return vault_file.cipher(key).open(name, token, vault_file.path)  # type: ignore[arg-type]
+        return vault_file.cipher(key).open(name, token, vault_file.path)
     except TamperedError:
         return None
 

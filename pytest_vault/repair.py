@@ -14,7 +14,7 @@ from .errors import TamperedError, VaultError
 from .key import VaultKey
 from .keychain import KeyLookup
 from .keyset import KeySet, find_keys
-from .vaultfile import VaultFile, write_lock
+from .vaultfile import ValueCipher, VaultFile, write_lock
 
 if TYPE_CHECKING:
     from .cli import Command
@@ -53,9 +53,9 @@ def diagnose(vault_file: VaultFile, current: VaultKey | None, lookup: KeyLookup)
     return diagnosis
 
 
-def _opens(cipher: object, vault_file: VaultFile, name: str) -> bool:
+def _opens(cipher: ValueCipher, vault_file: VaultFile, name: str) -> bool:
     try:
-        cipher.open(name, vault_file.tokens[name], vault_file.path)  # type: ignore[attr-defined]
+        cipher.open(name, vault_file.tokens[name], vault_file.path)
     except TamperedError:
         return False
     return True
