@@ -365,27 +365,33 @@ def cmd_textconv(command: Command) -> int:
 
 
 def cmd_import(command: Command) -> int:
-    from .dotenv import read_dotenv
-    from .vault import set_secrets
-    from .vaultfile import check_value
+    from .importer import cmd_import as import_entries
 
-    values = read_dotenv(Path(command.args.env_file))
-    vault_file = command.vault_file()
-    existing = sorted(set(values) & set(vault_file.tokens))
-    if existing and not command.args.force:
-        raise VaultError(
-            f"{command.path} already holds {', '.join(existing)}; nothing was imported. "
-            "Pass --force to replace them."
-        )
-    for name, value in values.items():
-        check_value(name, value)
-    found = find_key(vault_file.header, command.lookup)
-    if values:
-        # Checked again under the lock: a concurrent writer may have added a name since.
-        set_secrets(command.path, found.key, values, replace=bool(command.args.force))
-    say(f"Imported {len(values)} secret(s) into {command.path}.")
-    _warn_unmaskable([name for name, value in values.items() if len(value) < MIN_MASKED_LENGTH])
-    return 0
+    return import_entries(command)
+
+
+def cmd_export(command: Command) -> int:
+    from .export import cmd_export as export
+
+    return export(command)
+
+
+def cmd_edit(command: Command) -> int:
+    from .edit import cmd_edit as edit
+
+    return edit(command)
+
+
+def cmd_scan(command: Command) -> int:
+    from .scan import cmd_scan as scan
+
+    return scan(command)
+
+
+def cmd_run(command: Command) -> int:
+    from .run import cmd_run as run
+
+    return run(command)
 
 
 def _key_out(command: Command) -> Path | None:
@@ -412,6 +418,10 @@ COMMANDS: dict[str, tuple[Callable[[Command], int], str]] = {
     "git-setup": (cmd_git_setup, "configure git to merge and diff the vault per secret"),
     "merge": (cmd_merge, "git merge driver: merge BASE OURS THEIRS per secret"),
     "textconv": (cmd_textconv, "git diff driver: names, header and value fingerprints"),
+    "edit": (cmd_edit, "edit every secret, decrypted, in $VISUAL or $EDITOR"),
+    "export": (cmd_export, "print the secrets (all or those named) as .env lines or JSON"),
+    "run": (cmd_run, "run a command with the secrets as environment variables"),
+    "scan": (cmd_scan, "look for secret values and vault keys in files (git's by default)"),
 }
 
 
@@ -450,14 +460,46 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "reset":
             sub.add_argument("--yes", action="store_true", help="confirm without a prompt")
-        if name == "import":
-            sub.add_argument("env_file", metavar="FILE")
-            sub.add_argument("--force", action="store_true", help="replace existing names")
+        if name in ("import", "export", "run", "scan"):
+            _team_arguments(name, sub)
         if name == "merge":
             _merge_arguments(sub)
         if name == "textconv":
             sub.add_argument("textconv_file", metavar="FILE")
     return parser
+
+
+def _team_arguments(name: str, sub: argparse.ArgumentParser) -> None:
+    """The arguments of `import`, `export`, `run` and `scan`."""
+    if name == "import":
+        sub.add_argument("env_file", metavar="FILE")
+        sub.add_argument("--force", action="store_true", help="replace existing names")
+        sub.add_argument(
+            "--skip-existing", action="store_true", help="keep the names the vault holds"
+        )
+        sub.add_argument("--only", metavar="NAMES", action="append", help="only these (A,B)")
+        sub.add_argument(
+            "--exclude", metavar="NAMES", action="append", help="leave these out (A,B)"
+        )
+    if name == "export":
+        sub.add_argument("names", metavar="NAME", nargs="*", help="only these secrets")
+        sub.add_argument(
+            "--format", choices=("dotenv", "json"), default="dotenv", help="default: dotenv"
+        )
+    if name == "scan":
+        sub.add_argument(
+            "paths", metavar="PATH", nargs="*", help="files or folders (default: git's files)"
+        )
+    if name == "run":
+        sub.add_argument(
+            "--only", metavar="NAMES", action="append", help="only these secrets (A,B)"
+        )
+        sub.add_argument(
+            "run_command",
+            metavar="-- CMD [ARGS...]",
+            nargs=argparse.REMAINDER,
+            help="the command to run",
+        )
 
 
 def _merge_arguments(sub: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ rotated away meanwhile gets a clear error instead of mixing two keys in one file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -114,6 +114,38 @@ def set_secrets(
         cipher = vault_file.cipher(key)
         for name, value in values.items():
             vault_file.tokens[name] = cipher.seal(name, value)
+        vault_file.save()
+
+
+def change_secrets(
+    path: Path,
+    key: VaultKey,
+    values: Mapping[str, str],
+    remove: Iterable[str],
+    *,
+    expected: Mapping[str, str | None],
+) -> None:
+    """Set ``values`` and remove ``remove`` in one write (``edit``); other lines stay as
+    they are, ciphertext included.
+
+    ``expected`` holds each touched name's token (None: absent) as it was read before the
+    change was prepared; a name another writer changed meanwhile is refused, not overwritten.
+    """
+    for name, value in values.items():
+        check_value(check_name(name), value)
+    with write_lock(path):
+        vault_file = _load_for_change(path, key)
+        moved = sorted(n for n, token in expected.items() if vault_file.tokens.get(n) != token)
+        if moved:
+            raise VaultError(
+                f"{', '.join(moved)} changed in {path} while you edited; nothing was written. "
+                "Run the command again."
+            )
+        cipher = vault_file.cipher(key)
+        for name, value in values.items():
+            vault_file.tokens[name] = cipher.seal(name, value)
+        for name in remove:
+            vault_file.tokens.pop(name, None)
         vault_file.save()
 
 

@@ -69,27 +69,3 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
     test a vault of its own (a new key id).
     """
     yield from secret_service_fixture(tmp_path_factory)
-
-
-@pytest.fixture
-def real_keyring_env(
-    secret_service: SecretServiceSession,
-    isolated_environment: ThrowawayKeyring,
-    monkeypatch: pytest.MonkeyPatch,
-) -> SecretServiceSession:
-    """Point ``os.environ`` at the real keyring of `secret_service`, for child processes.
-
-    Replaces the throw-away backend that `isolated_environment` selected: the console
-    script and pytest subprocesses started by the test then use
-    ``keyring.backends.SecretService.Keyring`` on the private bus, with HOME and the XDG
-    folders inside the session's root. The test process's own ``keyring`` stays on the
-    throw-away backend; reach the real keyring through child processes (``project.cli``,
-    ``secret_service.keyring_call``, ``secret_service.secret_tool_lookup``).
-    Returns the `SecretServiceSession`.
-    """
-    environ = secret_service.child_env()  # taken now: without the CI and key variables
-    for name in set(os.environ) - set(environ):
-        monkeypatch.delenv(name)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    return secret_service

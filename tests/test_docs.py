@@ -17,16 +17,13 @@ to PATH in that folder first (the test module a page shows is the one that runs)
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -446,7 +443,7 @@ def test_pre_commit_hook_is_documented() -> None:
         assert hook["entry"].split()[:1] == ["pytest-vault"]
 
 
-# -- the site and the workflow files --------------------------------------------------------
+# -- the site -------------------------------------------------------------------------------
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
@@ -463,76 +460,3 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "site" / "reference" / "index.html").is_file()
-
-
-def _check_workflows() -> ModuleType:
-    pytest.importorskip("yaml", reason="PyYAML is not installed")
-    spec = importlib.util.spec_from_file_location(
-        "check_workflows", REPO / "tools" / "check_workflows.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_workflow_files_pass_the_structural_check() -> None:
-    _check_workflows()
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "check_workflows.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def _broken_repository(root: Path) -> Iterator[str]:
-    """Write a repository with one mistake of each kind; yield what must be reported."""
-    workflows = root / ".github" / "workflows"
-    workflows.mkdir(parents=True)
-    (workflows / "ci.yml").write_text(
-        """\
-on: [push, pull_requests]
-jobs:
-  test:
-    runs-on: ${{ matrix.os }}
-    needs: [lint, build]
-    strategy:
-      matrix:
-        python: ["3.12"]
-    steps:
-      - uses: actions/checkout
-      - run: echo "${{ matrix.python }"
-      - name: a step that does nothing
-      - run: pytest
-        uses: actions/setup-python@v5
-  lint:
-    steps:
-      - run: ruff check
-""",
-        encoding="utf-8",
-    )
-    (workflows / "release.yml").write_text(
-        "on: push\njobs:\n  a:\n    runs-on: x\n    runs-on: y\n"
-    )
-    yield "unknown event 'pull_requests'"
-    yield "needs 'build', which is not a job"
-    yield "matrix.os is not a key of its matrix"
-    yield "uses 'actions/checkout' is not owner/repo"
-    yield "unclosed expression"
-    yield "step 3: needs exactly one of run and uses (has neither)"
-    yield "step 4: needs exactly one of run and uses (has ['run', 'uses'])"
-    yield "job lint: has no runs-on"
-    yield "duplicate key 'runs-on'"
-
-
-def test_the_workflow_check_reports_each_kind_of_mistake(tmp_path: Path) -> None:
-    module = _check_workflows()
-    expected = list(_broken_repository(tmp_path))
-    problems = module.check(tmp_path)
-    for message in expected:
-        assert any(message in problem for problem in problems), (message, problems)
-    assert module.main([str(tmp_path)]) == 1

@@ -1,11 +1,15 @@
-"""End-to-end keyring flows against a real Secret Service (D-Bus + gnome-keyring).
+"""End-to-end keyring flows against a real system keyring.
 
-Every flow runs the installed console script and real pytest subprocesses, with
-``PYTHON_KEYRING_BACKEND=keyring.backends.SecretService.Keyring`` on a private bus
-(`real_keyring_env`), and checks the keyring from outside with ``secret-tool``. One
-unlocked keyring serves the whole run; entries stay between tests, so every test makes a
-vault of its own (a new key id). The broken states (a locked collection, a daemon that
-was never unlocked, a bus without a Secret Service) get short-lived keyrings of their own.
+The keyring is the platform's default backend, or the one ``PYTEST_VAULT_REAL_KEYRING``
+names (tests/support/system_keyring.py): on Linux a private Secret Service (D-Bus +
+gnome-keyring, checked from outside with ``secret-tool``), on macOS the Keychain and on
+Windows the Credential Locker (the user's own, so only when that variable asks for it; the
+CI jobs do). Every flow runs the installed console script and real pytest subprocesses with
+``PYTHON_KEYRING_BACKEND`` set to that backend (`point_environ_at`). One keyring serves the
+whole run; entries stay between tests, so every test makes a vault of its own (a new key
+id). The Secret Service's broken states (a locked collection, a daemon that was never
+unlocked, a bus without a Secret Service) get short-lived keyrings of their own and run
+only against the Secret Service; the terminal flows need a pseudo-terminal (not Windows).
 """
 
 from __future__ import annotations
@@ -25,11 +29,29 @@ import pexpect
 import pytest
 from projects import CliResult, Project
 from secret_service import SecretServiceSession, require_secret_service
+from system_keyring import (
+    REAL_KEYRING_VARIABLE,
+    SECRET_SERVICE_BACKEND,
+    PlatformKeyring,
+    SystemKeyring,
+    backend_name,
+    default_backend,
+    probe,
+    requested_backend,
+)
 
 pytestmark = pytest.mark.real_keyring
 
 SERVICE = "pytest-vault"
-BACKEND_NAME = "SecretService"
+BACKEND = requested_backend() or default_backend() or SECRET_SERVICE_BACKEND
+BACKEND_NAME = backend_name(BACKEND)
+SECRET_SERVICE_ONLY = pytest.mark.skipif(
+    BACKEND != SECRET_SERVICE_BACKEND,
+    reason=f"a state of the Secret Service; the keyring under test is {BACKEND}",
+)
+NEEDS_A_TERMINAL = pytest.mark.skipif(
+    sys.platform == "win32", reason="pexpect has no pseudo-terminal on Windows"
+)
 KEY_PATTERN = re.compile(r"PYTEST-VAULT-KEY-[0-9A-Z]+")
 SECRET = "the-api-token-value-42"
 # The hypothesis plugin alone costs ~1 s per pytest start; these runs need none of it.
@@ -53,7 +75,7 @@ class Flow:
     """A project whose console script and pytest runs use the real keyring."""
 
     project: Project
-    keyring: SecretServiceSession
+    keyring: SystemKeyring
 
     @property
     def root(self) -> Path:
@@ -97,21 +119,13 @@ class Flow:
         return str(header["key_id"])
 
     def stored(self, key_id: str | None = None) -> str | None:
-        """What ``secret-tool`` finds for the key id (default: the vault's current one)."""
-        return self.keyring.secret_tool_lookup(SERVICE, key_id or self.key_id())
+        """What the keyring holds for the key id (default: the vault's current one), read
+        from outside the product (``secret-tool`` for the Secret Service)."""
+        return self.keyring.lookup(SERVICE, key_id or self.key_id())
 
     def put(self, key_id: str, key: str) -> None:
-        """Store an entry by hand, as keyring would (``secret-tool``: no Python start-up)."""
-        done = subprocess.run(
-            ["secret-tool", "store", "--label=put by hand", "service", SERVICE, "username", key_id],
-            input=key,
-            env=self.keyring.child_env(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        """Store an entry by hand, from outside the product, as keyring would."""
+        self.keyring.store(SERVICE, key_id, key)
         assert self.stored(key_id) == key
 
     def init(self) -> str:
@@ -156,22 +170,72 @@ def assert_clean(output: str, *keys: str) -> None:
         assert key not in output
 
 
-def point_environ_at(
-    monkeypatch: pytest.MonkeyPatch, session: SecretServiceSession, **extra: str
-) -> None:
-    """What `real_keyring_env` does, for another keyring (and extra variables)."""
-    environ = session.child_env(extra)
+def point_environ_at(monkeypatch: pytest.MonkeyPatch, keyring: SystemKeyring, **extra: str) -> None:
+    """Point ``os.environ`` at the real keyring (plus extra variables), for child processes.
+
+    Replaces the throw-away backend that `isolated_environment` selected: the console script
+    and pytest subprocesses started by the test use the real backend (for the Secret
+    Service: on its private bus, with HOME and the XDG folders inside the session's root).
+    The test process's own ``keyring`` stays on the throw-away backend.
+    """
+    environ = keyring.child_env(extra)  # taken now: without the CI and key variables
     for name in set(os.environ) - set(environ):
         monkeypatch.delenv(name)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
 
 
+@pytest.fixture(scope="session")
+def system_keyring(request: pytest.FixtureRequest) -> Iterator[SystemKeyring]:
+    """The real keyring of this run (session scope: set up before the isolation removes CI).
+
+    The Secret Service is the private one of `secret_service`, which fails rather than skips
+    on CI when its tools are missing. Another backend is the user's own keyring: used only
+    when PYTEST_VAULT_REAL_KEYRING names it, checked to load, and cleaned up at the end.
+    """
+    if BACKEND == SECRET_SERVICE_BACKEND:
+        session: SecretServiceSession = request.getfixturevalue("secret_service")
+        yield session
+        return
+    if requested_backend() is None:
+        pytest.skip(
+            f"these tests write to your own keyring ({BACKEND_NAME}): "
+            f"set {REAL_KEYRING_VARIABLE}={BACKEND} to run them"
+        )
+    keyring = PlatformKeyring(BACKEND, home=os.environ.get("HOME"))
+    keyring.check_backend()
+    try:
+        yield keyring
+    finally:
+        keyring.remove_touched()
+
+
 @pytest.fixture
-def flow(project: Project, real_keyring_env: SecretServiceSession) -> Flow:
-    # `secret_service` (session scope) has called require_secret_service(): set up before
-    # the isolation removes CI, it fails rather than skips on CI when the tools are missing.
-    return Flow(project, real_keyring_env)
+def flow(
+    project: Project,
+    system_keyring: SystemKeyring,
+    isolated_environment: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Flow]:
+    point_environ_at(monkeypatch, system_keyring)
+    flow = Flow(project, system_keyring)
+    yield flow
+    if isinstance(system_keyring, PlatformKeyring) and project.vault_file.is_file():
+        system_keyring.forget(SERVICE, flow.key_id())  # removed at the end of the session
+
+
+def test_the_backend_under_test_is_the_one_users_get(system_keyring: SystemKeyring) -> None:
+    """Without PYTHON_KEYRING_BACKEND, keyring itself picks the backend these tests use."""
+    if system_keyring.backend != default_backend():
+        pytest.skip(f"{system_keyring.backend} is not this platform's default backend")
+    environ = system_keyring.child_env()
+    del environ["PYTHON_KEYRING_BACKEND"]
+    outcome = probe("backend", (), environ)
+    assert outcome["error"] is None, outcome
+    chain = outcome["chain"]
+    # A chain of several backends tries them by priority: the first one is what users get.
+    chosen = chain[0] if isinstance(chain, list) and chain else outcome["backend"]
+    assert chosen == system_keyring.backend, outcome
 
 
 # -- the unlocked keyring: init, get, pytest ---------------------------------------------------
@@ -310,6 +374,7 @@ def test_two_clones_share_one_keyring_entry(flow: Flow, tmp_path: Path) -> None:
 # -- pytest --vault-unlock on a terminal -------------------------------------------------------
 
 
+@NEEDS_A_TERMINAL
 @pytest.mark.parametrize(("answer", "saved"), [("", True), ("n", False)], ids=["enter", "no"])
 def test_vault_unlock_prompts_and_offers_to_save(flow: Flow, answer: str, saved: bool) -> None:
     key = flow.project.init()  # --no-keyring: the keyring has no entry for this vault
@@ -330,6 +395,7 @@ def test_vault_unlock_prompts_and_offers_to_save(flow: Flow, answer: str, saved:
     assert_clean(output, key, SECRET)  # the typed key is not echoed
 
 
+@NEEDS_A_TERMINAL
 def test_vault_unlock_creates_the_vault_on_a_terminal(flow: Flow) -> None:
     flow.write_test(
         "def test_new_vault(vault):\n"
@@ -434,21 +500,21 @@ BROKEN_STATES = {
         CANNOT_SAVE + "RuntimeError: The Secret Service daemon is neither running",
     ),
     "backend-empty": Broken(
-        "secret_service",
+        "system_keyring",
         "the system keyring could not be read (ValueError: Empty module name; "
         "PYTHON_KEYRING_BACKEND='' names no keyring backend that can be loaded)",
         CANNOT_SAVE + "ValueError: Empty module name; PYTHON_KEYRING_BACKEND=''",
         (("PYTHON_KEYRING_BACKEND", ""),),
     ),
     "backend-missing": Broken(
-        "secret_service",
+        "system_keyring",
         "the system keyring could not be read (ModuleNotFoundError: No module named 'no'; "
         "PYTHON_KEYRING_BACKEND='no.such.Backend' names no keyring backend that can be loaded)",
         CANNOT_SAVE + "ModuleNotFoundError: No module named 'no'; PYTHON_KEYRING_BACKEND=",
         (("PYTHON_KEYRING_BACKEND", "no.such.Backend"),),
     ),
     "ci": Broken(
-        "secret_service",
+        "system_keyring",
         "the keyring was not read because CI is set (vault_keyring = always reads it)",
         "The keyring was not used because CI is set (vault_keyring = always reads it).",
         (("CI", "true"),),
@@ -457,21 +523,32 @@ BROKEN_STATES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(BROKEN_STATES))
-def broken_keyring(request: pytest.FixtureRequest) -> tuple[SecretServiceSession, Broken]:
+# States only the Secret Service has are tested only against it.
+SECRET_SERVICE_STATES = {"locked", "never-unlocked", "no-secret-service"}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(name, marks=[SECRET_SERVICE_ONLY] if name in SECRET_SERVICE_STATES else [])
+        for name in BROKEN_STATES
+    ],
+)
+def broken_keyring(request: pytest.FixtureRequest) -> tuple[SystemKeyring, Broken]:
     state = BROKEN_STATES[request.param]
     return request.getfixturevalue(state.session), state
 
 
 @pytest.fixture
 def broken(
-    broken_keyring: tuple[SecretServiceSession, Broken],
+    broken_keyring: tuple[SystemKeyring, Broken],
     project: Project,
+    isolated_environment: object,
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[Flow, Broken]:
-    session, state = broken_keyring
-    point_environ_at(monkeypatch, session, **dict(state.env))
-    return Flow(project, session), state
+    keyring, state = broken_keyring
+    point_environ_at(monkeypatch, keyring, **dict(state.env))
+    return Flow(project, keyring), state
 
 
 def test_keyring_that_gives_nothing_is_explained_never_a_traceback(
@@ -530,6 +607,8 @@ def locked_terminal_run(
     return key, output
 
 
+@SECRET_SERVICE_ONLY
+@NEEDS_A_TERMINAL
 def test_vault_unlock_on_a_terminal_with_the_keyring_locked(
     locked_terminal_run: tuple[str, str],
 ) -> None:
@@ -539,6 +618,8 @@ def test_vault_unlock_on_a_terminal_with_the_keyring_locked(
     assert_clean(output, key, SECRET)
 
 
+@SECRET_SERVICE_ONLY
+@NEEDS_A_TERMINAL
 def test_vault_unlock_on_a_terminal_says_why_the_keyring_gave_nothing(
     locked_terminal_run: tuple[str, str],
 ) -> None:

@@ -21,7 +21,12 @@ from secret_service import (
     secret_service_fixture,
 )
 
-pytestmark = pytest.mark.real_keyring
+pytestmark = [
+    pytest.mark.real_keyring,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the Secret Service is Linux's keyring"
+    ),
+]
 
 LOCKED = "keyring.errors.KeyringLocked"
 PASSWORD_OPS: list[tuple[KeyringOperation, tuple[str, ...]]] = [

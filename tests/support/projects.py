@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-CONSOLE_SCRIPT = str(Path(sys.executable).parent / "pytest-vault")
+# Where pip put the console script: beside the interpreter in a POSIX venv, in Scripts\ (as
+# pytest-vault.exe) on Windows.
+_SCRIPTS = sysconfig.get_path("scripts")
+CONSOLE_SCRIPT = shutil.which("pytest-vault", path=_SCRIPTS) or str(Path(_SCRIPTS, "pytest-vault"))
 SERVICE = "pytest-vault"
 
 

@@ -446,6 +446,28 @@ class SecretServiceSession:
         )
         return _parse_boolean(reply)
 
+    # -- as a SystemKeyring (tests/support/system_keyring.py) ------------------------------
+
+    backend = KEYRING_BACKEND
+
+    def lookup(self, service: str, username: str) -> str | None:
+        return self.secret_tool_lookup(service, username)
+
+    def store(self, service: str, username: str, value: str) -> None:
+        """``secret-tool store``, with the attributes keyring's SecretService backend uses."""
+        self._require_running()
+        result = subprocess.run(
+            ["secret-tool", "store", "--label=by hand", "service", service, "username", username],
+            input=value,
+            env=self.child_env(),
+            capture_output=True,
+            text=True,
+            timeout=_DBUS_CALL_TIMEOUT * 2,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SecretServiceError(f"secret-tool store failed: {result.stderr.strip()}")
+
     def secret_tool_lookup(self, service: str, username: str) -> str | None:
         """``secret-tool lookup service S username U`` against this keyring.
 
