@@ -108,6 +108,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistKeyHandover(state), "vault-xdist")
     if state.mask_enabled:
         _register_masking(config, state, at_once=distributing)
+        from importlib.util import find_spec
+
+        if find_spec("vcr") is not None:  # vcrpy installed: its cassettes get masked
+            from .cassettes import CassetteMasking
+
+            config.pluginmanager.register(CassetteMasking(state), "vault-cassettes")
     # Unlock before any test runs and before xdist starts its workers (in sessionstart).
     if config.option.vault_unlock and workerinput is None:
         from .interactive import unlock_for_run
