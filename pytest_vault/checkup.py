@@ -79,11 +79,12 @@ def cmd_check(command: Command) -> int:
 
 
 def _lenient_problems(path: Path) -> list[str]:
+    from .fileio import read_vault_bytes
     from .filelint import read_leniently
 
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    try:  # never path.read_bytes(): a FIFO at the vault path would block for ever
+        text = read_vault_bytes(path).decode("utf-8")
+    except (VaultFileError, UnicodeDecodeError):
         return []
     return read_leniently(text).problems()
 

@@ -141,8 +141,8 @@ def _offer_git_setup(command: Command) -> None:
 
 
 def cmd_set(command: Command) -> int:
+    from .names import check_name, check_value
     from .vault import set_secrets
-    from .vaultfile import check_name, check_value
 
     name = check_name(command.args.name)
     found = command.found_key()

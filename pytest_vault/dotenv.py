@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import VaultError
-from .vaultfile import is_valid_name
+from .names import is_valid_name
 
 # python-dotenv's regular expressions (dotenv/parser.py), unchanged.
 _MULTILINE_WHITESPACE = re.compile(r"\s*", re.MULTILINE)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 
 from .errors import VaultError
-from .vaultfile import MAX_VALUE_BYTES, is_valid_name
+from .names import MAX_VALUE_BYTES, is_valid_name
 
 ERROR_MARK = "# !! "
 _SHORT_ESCAPES = {

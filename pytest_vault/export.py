@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from .cli import Command, emit
 from .errors import MissingSecretError
+from .names import check_name
 from .vault import open_vault
-from .vaultfile import check_name
 
 FORMATS = ("dotenv", "json")
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from .cli import Command, say
 from .errors import VaultError, VaultUsageError
 from .masking import MIN_MASKED_LENGTH
-from .vaultfile import check_name, check_value
+from .names import check_name, check_value
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "none", "null"})

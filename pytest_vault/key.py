@@ -1,4 +1,4 @@
-"""The vault key: generate, parse, format, fingerprint, and derive the encryption key.
+"""The vault key: generate, parse, format, fingerprint, and derive sub-keys from it.
 
 A key is 256 random bits written as one line of text::
 
@@ -27,7 +27,23 @@ KEY_PREFIX: Final = "PYTEST-VAULT-KEY-1"
 KEY_BYTES: Final = 32
 _CHECKSUM_BYTES: Final = 4
 _BODY_LENGTH: Final = 58  # base32 of 36 bytes, without padding
+KEY_LENGTH: Final = len(KEY_PREFIX) + _BODY_LENGTH
 _B32_ALPHABET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def _length_problem(excess: int) -> str:
+    """Why a key of the wrong length is refused, in words ("6 characters are missing")."""
+    count = abs(excess)
+    characters = f"{count} character{'' if count == 1 else 's'}"
+    if excess < 0:
+        return (
+            f"{characters} {'is' if count == 1 else 'are'} missing (a whole key is "
+            f"{KEY_LENGTH} characters long), so it was copied incompletely or mistyped"
+        )
+    return (
+        f"it has {characters} too many (a whole key is {KEY_LENGTH} characters long), "
+        "so it was mistyped or holds more than one key"
+    )
 
 
 def _checksum(raw: bytes) -> bytes:
@@ -56,18 +72,20 @@ class VaultKey:
     def parse(cls, text: str) -> VaultKey:
         """Parse a key's text form; raise `KeyFormatError` saying what is wrong with it."""
         candidate = text.strip()
-        if not candidate.upper().startswith(KEY_PREFIX):
+        # Only ASCII is a key: ``str.upper()`` would turn look-alikes such as U+0131 (dotless
+        # i) or U+017F (long s) into key characters, and accept a key nobody wrote.
+        prefix = candidate[: len(KEY_PREFIX)]
+        if not (prefix.isascii() and prefix.upper() == KEY_PREFIX):
             raise KeyFormatError(f"it is not a pytest-vault key (a key starts with {KEY_PREFIX})")
-        body = candidate[len(KEY_PREFIX) :].upper()
-        if any(char not in _B32_ALPHABET for char in body):
+        body = candidate[len(KEY_PREFIX) :]
+        if not body.isascii() or not _B32_ALPHABET.issuperset(body.upper()):
             raise KeyFormatError(
-                "it contains characters a key never has, so it was mistyped or mangled"
+                "it contains characters a key never has (a key is plain ASCII: letters and "
+                "the digits 2 to 7), so it was mistyped or mangled"
             )
+        body = body.upper()
         if len(body) != _BODY_LENGTH:
-            raise KeyFormatError(
-                f"it is {len(body) - _BODY_LENGTH:+d} characters off a key's length, "
-                "so it was mistyped or copied incompletely"
-            )
+            raise KeyFormatError(_length_problem(len(body) - _BODY_LENGTH))
         try:
             decoded = base64.b32decode(body + "======")
         except binascii.Error:  # pragma: no cover - alphabet and length are checked above
@@ -85,19 +103,20 @@ class VaultKey:
         body = base64.b32encode(self._raw + _checksum(self._raw)).decode("ascii")
         return KEY_PREFIX + body.rstrip("=")
 
-    def cipher_for(self, vault_id: str) -> AESGCM:
-        """The AES-256-GCM cipher of one vault: its key is HKDF(vault key, salt=vault id)."""
+    def derive(self, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+        """A sub-key for one purpose: HKDF-SHA256(key, salt, info) (see `cipher`)."""
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-        derived = HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=vault_id.encode("utf-8"),
-            info=b"pytest-vault v1 value encryption",
-        ).derive(self._raw)
-        return AESGCM(derived)
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(
+            self._raw
+        )
+
+    def cipher_for(self, vault_id: str) -> AESGCM:
+        """The AES-256-GCM cipher of one vault's values (see `cipher.value_aead`)."""
+        from .cipher import value_aead
+
+        return value_aead(self, vault_id)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VaultKey) and hmac.compare_digest(self._raw, other._raw)

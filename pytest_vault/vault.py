@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import MissingSecretError, VaultError, WrongKeyError
+from .fileio import write_lock
 from .key import VaultKey
-from .vaultfile import (
-    VaultFile,
-    VaultHeader,
-    check_name,
-    check_value,
-    is_valid_name,
-    write_lock,
-)
+from .names import check_name, check_value, is_valid_name
+from .vaultfile import VaultFile, VaultHeader
 
 
 class Vault(Mapping[str, str]):
@@ -87,9 +82,13 @@ def _load_for_change(path: Path, key: VaultKey) -> VaultFile:
 
 
 def create_vault(path: Path, key: VaultKey) -> VaultFile:
-    """Write a new, empty vault for ``key``; refuses to replace an existing file."""
+    """Write a new, empty vault for ``key``; refuses to replace an existing file.
+
+    Under the lock like every write, so it also sweeps what a killed writer left behind.
+    """
     vault_file = VaultFile(path, VaultHeader.new(key.key_id))
-    vault_file.save(create=True)
+    with write_lock(path):
+        vault_file.save(create=True)
     return vault_file
 
 

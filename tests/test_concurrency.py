@@ -32,9 +32,10 @@ import pytest
 from projects import CONSOLE_SCRIPT, Project
 
 from pytest_vault.errors import VaultError
+from pytest_vault.fileio import write_atomic, write_lock
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
-from pytest_vault.vaultfile import VaultFile, write_atomic, write_lock
+from pytest_vault.vaultfile import VaultFile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes and locks")
 

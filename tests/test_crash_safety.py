@@ -1,7 +1,7 @@
 """Crash safety (issue 6): a write killed or failing at any step loses nothing.
 
 Every fault is injected into a *child* process, without any test hook in the product: the
-child is a small script that replaces ``os`` in the ``pytest_vault.vaultfile`` namespace
+child is a small script that replaces ``os`` in the ``pytest_vault.fileio`` namespace
 by a proxy counting ``fsync``/``replace``/``link``/``fdopen`` calls, makes the N-th call
 kill the process (SIGKILL, so no ``finally`` runs) or fail (``EIO``; ``ENOSPC`` comes from
 the kernel itself, by pointing the temporary file's descriptor at ``/dev/full``), then runs
@@ -29,9 +29,10 @@ import pytest
 from projects import Project
 
 from pytest_vault.errors import VaultError
+from pytest_vault.fileio import write_lock
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
-from pytest_vault.vaultfile import VaultFile, write_lock
+from pytest_vault.vaultfile import VaultFile
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="SIGKILL, /dev/full and fcntl locks are POSIX"
@@ -52,7 +53,7 @@ CHILD = textwrap.dedent(
     import sys
     import types
 
-    import pytest_vault.vaultfile as vaultfile
+    import pytest_vault.fileio as fileio
     from pytest_vault import cli
 
     plan = json.loads(sys.argv[1])
@@ -119,9 +120,9 @@ CHILD = textwrap.dedent(
     proxy = OsProxy("os")
     for name in counts:
         setattr(proxy, name, wrap(name, getattr(os, name)))
-    vaultfile.os = proxy
+    fileio.os = proxy
 
-    real_write_atomic = vaultfile.write_atomic
+    real_write_atomic = fileio.write_atomic
 
 
     def recording_write_atomic(path, data, **kwargs):
@@ -130,7 +131,7 @@ CHILD = textwrap.dedent(
         return real_write_atomic(path, data, **kwargs)
 
 
-    vaultfile.write_atomic = recording_write_atomic
+    fileio.write_atomic = recording_write_atomic
     sys.exit(cli.main(plan["argv"]))
     '''
 )
@@ -360,7 +361,7 @@ HOLDER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from pytest_vault.vaultfile import write_lock
+    from pytest_vault.fileio import write_lock
 
     with write_lock(Path(sys.argv[1])):
         print("locked", flush=True)

@@ -1,7 +1,10 @@
 """Hostile input (issue 6): parsers never crash, never leak, and a changed file never lies.
 
 Property tests (hypothesis) feed arbitrary and mutated input to every parser of untrusted
-text: `VaultFile.parse`, `VaultKey.parse`, `check_name` and `parse_dotenv`. Only
+text: `VaultFile.parse`, `VaultKey.parse` (no non-ASCII look-alike ever parses),
+`check_name` (exactly the documented pattern), `check_value` and `parse_dotenv`; sealed
+values open exactly and any changed, moved or swapped token is tampering (`cipher`); any
+bytes written atomically read back exactly and leave no temporary file (`fileio`). Only
 `VaultError` subclasses may escape, each with a non-empty message holding no key and no
 secret. `VaultFile.parse` reads any edited file exactly as its tomllib path does: the fast
 path, for the layout `render` writes, never accepts or reads differently what tomllib
@@ -18,38 +21,39 @@ docs/security.md), or detected (`VaultFileError` on load, `WrongKeyError`/
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
+import re
 import string
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from vaultfile_reference import parse_with_tomllib
 
+from pytest_vault.canonical_reader import canonical_document
+from pytest_vault.cipher import ValueCipher
 from pytest_vault.dotenv import DotenvError, parse_dotenv
 from pytest_vault.errors import (
     KeyFormatError,
     SecretNameError,
+    SecretValueError,
     TamperedError,
     VaultError,
     VaultFileError,
     WrongKeyError,
 )
+from pytest_vault.fileio import read_vault_bytes, write_atomic, write_lock
 from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.keychain import check_key
-from pytest_vault.vaultfile import (
-    _COMMENT,
-    MAX_NAME_LENGTH,
-    VaultFile,
-    VaultHeader,
-    _canonical_document,
-    _parse_with_tomllib,
-    check_name,
-)
+from pytest_vault.names import MAX_NAME_LENGTH, check_name, check_value, is_valid_name
+from pytest_vault.vaultfile import COMMENT, VaultFile, VaultHeader
 
 PATH = Path("fuzz") / "secrets.vault.toml"
 # Fixed keys, vault id and nonces, so that the counts printed below are the same each run.
@@ -256,7 +260,7 @@ def text_edits(draw: st.DrawFn) -> str:
     # Half the files get only edits that mostly keep the layout, so the fast path is taken.
     gentle = draw(st.booleans())
     for _ in range(draw(st.integers(min_value=1, max_value=2 if gentle else 4))):
-        at = draw(st.sampled_from(range(len(_COMMENT) if gentle else 0, len(text) + 1)))
+        at = draw(st.sampled_from(range(len(COMMENT) if gentle else 0, len(text) + 1)))
         chars = draw(st.text(alphabet=EDIT_ALPHABET, min_size=1, max_size=3))
         kinds = ["insert", "delete", "replace", "lines", "crlf", "within"]
         kind = "within" if gentle else draw(st.sampled_from(kinds))
@@ -291,11 +295,11 @@ def test_fast_path_and_tomllib_read_every_edited_file_alike(budget: int) -> None
     @fuzz_settings(budget)
     @given(text_edits())
     def check(text: str) -> None:
-        fast = _canonical_document(text) is not None
+        fast = canonical_document(text) is not None
         event("fast path" if fast else "tomllib")
         data = text.encode("utf-8")
         # Both raise VaultFileError with the same message, or both give the same file.
-        assert parse_outcome(VaultFile.parse, data) == parse_outcome(_parse_with_tomllib, data)
+        assert parse_outcome(VaultFile.parse, data) == parse_outcome(parse_with_tomllib, data)
 
     check()
 
@@ -333,6 +337,7 @@ def test_vault_key_parse_of_arbitrary_and_mangled_keys(budget: int) -> None:
         # Whatever parses is a real key: the one typed (case and spacing aside), or a key
         # whose 32-bit checksum a random text matched.
         assert parsed == KEY or KEY_PREFIX not in text.upper()
+        assert text.strip().isascii()  # no look-alike reaches a key through str.upper()
         assert KEY.text() not in repr(parsed)
         assert KEY.text() not in str(parsed)
 
@@ -426,6 +431,130 @@ def test_parse_dotenv_of_arbitrary_and_broken_files(budget: int) -> None:
     check()
 
 
+# Characters whose upper or lower case is ASCII (dotless i, long s, sharp s: str.upper()
+# would read them as key characters), and other letters that look like key characters.
+LOOK_ALIKES = [
+    c for c in map(chr, range(0x80, 0x3000)) if c.upper().isascii() or c.lower().isascii()
+]
+LOOK_ALIKES += ["\u212a", "\u212b", "\ufb05", "\uff21", "\u0391", "\u0410"]
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_key_with_any_non_ascii_character_never_parses(budget: int) -> None:
+    @fuzz_settings(budget)
+    @given(
+        st.integers(min_value=0, max_value=len(KEY.text()) - 1),
+        st.one_of(st.sampled_from(LOOK_ALIKES), st.characters(min_codepoint=0x80)),
+        st.booleans(),
+    )
+    def check(at: int, char: str, replace: bool) -> None:
+        text = KEY.text()
+        mangled = text[:at] + char + text[at + int(replace) :]
+        if not mangled.strip().isascii():
+            with pytest.raises(KeyFormatError) as info:
+                VaultKey.parse(mangled)
+            assert_clean_error(info.value)
+
+    check()
+
+
+NAME_PATTERN = re.compile(rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_LENGTH - 1}}}")
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_the_name_rule_is_exactly_the_documented_pattern(budget: int) -> None:
+    """`names.is_valid_name` (string checks, no regex for speed) against the documented
+    rule written as a regular expression, over text that hits both sides of the edge."""
+
+    @fuzz_settings(budget)
+    @given(
+        st.one_of(
+            st.text(),
+            st.text(alphabet=string.ascii_letters + string.digits + "_", max_size=210),
+            st.from_regex(NAME_PATTERN, fullmatch=True),
+            st.text(alphabet="aZ_9\u0131\u017f\u212a\u00e9\u0660-", max_size=8),
+        )
+    )
+    def check(name: str) -> None:
+        assert is_valid_name(name) == bool(NAME_PATTERN.fullmatch(name))
+
+    check()
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_check_value_accepts_any_text_up_to_the_limit_and_never_repeats_it(budget: int) -> None:
+    @fuzz_settings(budget)
+    @given(
+        st.one_of(
+            st.text(),
+            SECRET_VALUES,
+            st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"]))).map("".join),
+        )
+    )
+    def check(value: str) -> None:
+        try:
+            assert check_value("FUZZ", value) == value
+        except SecretValueError as error:
+            message = assert_clean_error(error)
+            assert any("\ud800" <= c <= "\udfff" for c in value)  # only lone surrogates
+            assert len(value) < 10 or value not in message
+            return
+        value.encode("utf-8")  # accepted values are real Unicode text
+
+    check()
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_sealed_values_open_exactly_and_any_changed_token_is_tampering(budget: int) -> None:
+    cipher = ValueCipher(KEY, VAULT_ID)
+    other_vault = ValueCipher(KEY, "v_" + "0" * 32)
+
+    @fuzz_settings(budget)
+    @given(
+        NAMES,
+        st.text(st.characters(codec="utf-8"), max_size=200),
+        st.data(),
+    )
+    def check(name: str, value: str, data: st.DataObject) -> None:
+        token = cipher.seal(name, value)
+        assert cipher.open(name, token, PATH) == value
+        raw = bytearray(base64.b64decode(token))
+        at = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        raw[at] ^= data.draw(st.integers(min_value=1, max_value=255))
+        changed = base64.b64encode(bytes(raw)).decode("ascii")
+        for opener, opened_name, opened_token in (
+            (cipher, name, changed),
+            (cipher, name + "_X", token),  # moved to another name
+            (other_vault, name, token),  # moved to another vault
+        ):
+            with pytest.raises(TamperedError) as info:
+                opener.open(opened_name, opened_token, PATH)
+            message = assert_clean_error(info.value)
+            assert len(value) < 10 or value not in message
+
+    check()
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_atomic_writes_read_back_byte_for_byte(budget: int, tmp_path_factory: Any) -> None:
+    folder = tmp_path_factory.mktemp("fileio")
+    path = folder / "secrets.vault.toml"
+
+    @fuzz_settings(budget)
+    @given(st.binary(max_size=4096), st.booleans())
+    def check(data: bytes, exists: bool) -> None:
+        if exists:
+            path.write_bytes(b"previous")
+        else:
+            path.unlink(missing_ok=True)
+        with write_lock(path):
+            write_atomic(path, data)
+        assert read_vault_bytes(path) == data
+        assert sorted(p.name for p in folder.iterdir()) == [path.name]
+
+    check()
+
+
 @pytest.mark.parametrize("opening", ["[", "{a = ", "[{a = "])
 def test_deeply_nested_toml_is_a_vault_file_error(opening: str) -> None:
     # tomllib recurses once per level: a RecursionError must not escape as a traceback.
@@ -506,10 +635,10 @@ def test_fast_path_and_tomllib_read_every_single_character_change_alike() -> Non
     text = OTHER_SAMPLE.decode("utf-8")
     paths: Counter[str] = Counter()
     for description, changed in single_character_changes(text):
-        paths["fast" if _canonical_document(changed) is not None else "tomllib"] += 1
+        paths["fast" if canonical_document(changed) is not None else "tomllib"] += 1
         data = changed.encode("utf-8")
         outcome = parse_outcome(VaultFile.parse, data)
-        assert outcome == parse_outcome(_parse_with_tomllib, data), description
+        assert outcome == parse_outcome(parse_with_tomllib, data), description
     assert paths["fast"] > len(text)  # most changes inside a token keep the layout
     assert paths["tomllib"] > len(text)
 

@@ -33,8 +33,9 @@ from pytest_vault.dotenv import parse_dotenv
 from pytest_vault.errors import VaultError
 from pytest_vault.key import KEY_PREFIX, VaultKey
 from pytest_vault.keychain import FoundKey, KeyLookup, check_key, find_key
+from pytest_vault.names import check_name, check_value
 from pytest_vault.vault import Vault, create_vault, open_vault, set_secrets
-from pytest_vault.vaultfile import VaultFile, check_name, check_value
+from pytest_vault.vaultfile import VaultFile
 
 ENV = "PYTEST_VAULT_KEY"
 API_TOKEN = "tok-9f8e7d6c5b4a3210-live"

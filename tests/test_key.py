@@ -162,15 +162,18 @@ def test_a_typo_in_the_prefix_is_not_a_key(key: VaultKey) -> None:
 # -- malformed text -----------------------------------------------------------------------
 
 
-def test_truncated_key_is_reported_as_incomplete(key: VaultKey) -> None:
-    for cut in (1, 5, 30):
-        error = assert_rejected(key.text()[:-cut], "copied incompletely", key.text())
-        assert f"-{cut} characters" in str(error)
+@pytest.mark.parametrize(("cut", "missing"), [(1, "1 character is"), (6, "6 characters are")])
+def test_a_truncated_key_says_how_many_characters_are_missing(
+    key: VaultKey, cut: int, missing: str
+) -> None:
+    error = assert_rejected(key.text()[:-cut], "copied incompletely", key.text())
+    assert f"{missing} missing (a whole key is 76 characters long)" in str(error)
+    assert f"-{cut}" not in str(error)  # not "-6 characters off a key's length"
 
 
-def test_extra_characters_are_reported(key: VaultKey) -> None:
-    error = assert_rejected(key.text() + "AB", "off a key's length", key.text())
-    assert "+2 characters" in str(error)
+def test_extra_characters_are_counted_in_words(key: VaultKey) -> None:
+    error = assert_rejected(key.text() + "AB", "2 characters too many", key.text())
+    assert "+2" not in str(error)
 
 
 def test_two_keys_glued_together_are_rejected(key: VaultKey) -> None:
@@ -186,6 +189,35 @@ def test_characters_outside_base32_are_rejected(key: VaultKey, bad: str) -> None
     position = len(KEY_PREFIX) + 10
     mangled = text[:position] + bad + text[position + 1 :]
     assert_rejected(mangled, "characters a key never has", key.text())
+
+
+# U+0131 (dotless i) and U+017F (long s) upper-case to "I" and "S", so `str.upper()` alone
+# reads them as key characters. Neither is in a key.
+LOOK_ALIKES = {"I": "\u0131", "S": "\u017f"}
+
+
+@pytest.mark.parametrize("letter", sorted(LOOK_ALIKES))
+def test_non_ascii_look_alikes_in_the_body_are_not_key_characters(letter: str) -> None:
+    key = next(k for k in iter(VaultKey.generate, None) if letter in body_of(k))
+    position = len(KEY_PREFIX) + body_of(key).index(letter)
+    text = key.text()
+    mangled = text[:position] + LOOK_ALIKES[letter] + text[position + 1 :]
+    assert mangled.upper() == text  # what str.upper() alone would have accepted
+    assert_rejected(mangled, "plain ASCII", key.text())
+
+
+@pytest.mark.parametrize("prefix", ["PYTE\u017fT-VAULT-KEY-1", "pyte\u017ft-vault-key-1"])
+def test_non_ascii_look_alikes_in_the_prefix_are_not_a_key(key: VaultKey, prefix: str) -> None:
+    mangled = prefix + body_of(key)
+    assert mangled.upper() == key.text()
+    assert_rejected(mangled, "not a pytest-vault key", key.text())
+
+
+@pytest.mark.parametrize("char", ["\uff21", "\u0391", "\u212a", "\u0130"])
+def test_fullwidth_greek_and_other_non_ascii_letters_are_refused(key: VaultKey, char: str) -> None:
+    text = key.text()
+    position = len(KEY_PREFIX) + 3
+    assert_rejected(text[:position] + char + text[position + 1 :], "plain ASCII", key.text())
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ import pytest
 from projects import Project
 
 from pytest_vault.key import VaultKey
-from pytest_vault.vaultfile import MAX_VALUE_BYTES, VaultFile
+from pytest_vault.names import MAX_VALUE_BYTES
+from pytest_vault.vaultfile import VaultFile
 
 ENV = "PYTEST_VAULT_KEY"
 COUNT = 10_000
