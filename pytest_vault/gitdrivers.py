@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .errors import TamperedError, VaultError, VaultFileError, VaultUsageError
+from .fileio import write_atomic, write_lock
 from .keyset import KeySet, find_keys
-from .vaultfile import VaultFile, write_atomic, write_lock
+from .vaultfile import VaultFile
 
 if TYPE_CHECKING:
     from .cli import Command

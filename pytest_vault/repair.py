@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from .cipher import ValueCipher
 from .errors import TamperedError, VaultError
+from .fileio import write_lock
 from .key import VaultKey
 from .keychain import KeyLookup
 from .keyset import KeySet, find_keys
-from .vaultfile import ValueCipher, VaultFile, write_lock
+from .vaultfile import VaultFile
 
 if TYPE_CHECKING:
     from .cli import Command
