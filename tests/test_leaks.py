@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 import json
 import random
+import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -555,6 +556,22 @@ def secret_forms(value: str) -> dict[str, str]:
     return forms
 
 
+#: PEM armour lines carry nothing secret: masking leaves them (issue 12's precision rule).
+ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z ]+-----")
+
+
+def _armour_windows(value: str) -> set[str]:
+    """The runs of FRAGMENT_LENGTH made only of an armour line and its line break (in any
+    form): not a leak when they show."""
+    windows: set[str] = set()
+    for armour in ARMOUR.findall(value):
+        for text in (armour + "\n", "\n" + armour):
+            for form in secret_forms(text).values():
+                for at in range(len(form) - FRAGMENT_LENGTH + 1):
+                    windows.add(form[at : at + FRAGMENT_LENGTH])
+    return windows
+
+
 @dataclass(frozen=True)
 class Leak:
     secret: str
@@ -575,13 +592,16 @@ class SecretSearch:
         #: Forms shorter than that, matched whole.
         self.whole: dict[str, list[tuple[str, str]]] = {}
         for name, value in secrets.items():
+            ordinary = _armour_windows(value)
             for kind, form in secret_forms(value).items():
                 if len(form) < MIN_MASKED_LENGTH:
                     continue
                 if len(form) < FRAGMENT_LENGTH:
                     self._add(self.whole, form, name, kind)
                 for at in range(len(form) - FRAGMENT_LENGTH + 1):
-                    self._add(self.windows, form[at : at + FRAGMENT_LENGTH], name, kind)
+                    window = form[at : at + FRAGMENT_LENGTH]
+                    if window not in ordinary:
+                        self._add(self.windows, window, name, kind)
 
     @staticmethod
     def _add(index: dict[str, list[tuple[str, str]]], text: str, name: str, kind: str) -> None:
