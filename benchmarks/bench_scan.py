@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--secrets", type=int, default=100)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
+    parser.add_argument(
+        "--no-detect-secrets", action="store_true", help="time pytest-vault scan alone"
+    )
     options = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-scan-"))
@@ -244,6 +247,8 @@ def main() -> None:
         )
 
         detect = BIN / "detect-secrets"
+        if options.no_detect_secrets:
+            return
         if not detect.exists():
             print("detect-secrets: not installed (pip install -e '.[bench]').")
             return

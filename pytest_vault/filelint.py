@@ -141,7 +141,8 @@ def safe_lines(text: str) -> list[str]:
         elif name is not None:
             value = line.partition("=")[2].strip()
             token = value[1:-1] if len(value) > 2 and value[0] == value[-1] == '"' else ""
-            if token and _BASE64.issuperset(token):
+            # Sealed values are base64 of at least nonce + tag (28 bytes): 40 characters.
+            if len(token) >= 40 and len(token) % 4 == 0 and _BASE64.issuperset(token):
                 digest = hashlib.sha256(token.encode("ascii")).hexdigest()[:12]
                 shown.append(f"{name} = sealed:{digest}")
             else:

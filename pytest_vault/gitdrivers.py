@@ -37,11 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .errors import TamperedError, VaultError, VaultFileError, VaultUsageError
+from .fileio import write_atomic, write_lock
 from .keyset import KeySet, find_keys
-from .vaultfile import VaultFile, write_atomic, write_lock
+from .vaultfile import VaultFile
 
 if TYPE_CHECKING:
     from .cli import Command
+    from .key import VaultKey
 
 DRIVER: Final = "pytest-vault"
 ATTRIBUTES: Final = f"merge={DRIVER} diff={DRIVER}"
@@ -346,9 +348,9 @@ def describe(path: Path, data: bytes, command: Command) -> list[str]:
     return lines
 
 
-def _open(vault_file: VaultFile, key: object, name: str, token: str) -> str | None:
+def _open(vault_file: VaultFile, key: VaultKey, name: str, token: str) -> str | None:
     try:
-        return vault_file.cipher(key).open(name, token, vault_file.path)  # type: ignore[arg-type]
+        return vault_file.cipher(key).open(name, token, vault_file.path)
     except TamperedError:
         return None
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from .cipher import ValueCipher
 from .errors import TamperedError, VaultError
+from .fileio import write_lock
 from .key import VaultKey
 from .keychain import KeyLookup
 from .keyset import KeySet, find_keys
-from .vaultfile import VaultFile, write_lock
+from .vaultfile import VaultFile
 
 if TYPE_CHECKING:
     from .cli import Command
@@ -53,9 +55,9 @@ def diagnose(vault_file: VaultFile, current: VaultKey | None, lookup: KeyLookup)
     return diagnosis
 
 
-def _opens(cipher: object, vault_file: VaultFile, name: str) -> bool:
+def _opens(cipher: ValueCipher, vault_file: VaultFile, name: str) -> bool:
     try:
-        cipher.open(name, vault_file.tokens[name], vault_file.path)  # type: ignore[attr-defined]
+        cipher.open(name, vault_file.tokens[name], vault_file.path)
     except TamperedError:
         return False
     return True

@@ -63,6 +63,9 @@ def _secret_values(command: Command) -> dict[str, str] | None:
     """The decrypted secrets, or None when there is no vault or no key."""
     from .vault import open_vault
 
+    if not command.path.exists():
+        say(f"There is no vault file at {command.path}, so only vault keys were looked for.")
+        return None
     try:
         vault_file = command.vault_file()
         found = command.found_key()

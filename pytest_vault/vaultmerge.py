@@ -196,7 +196,7 @@ class _Merger:
                 continue
             if chosen is not None:
                 merged[name] = token(side, name, chosen)
-        self._note_rekeyed(result_key, conflicts, resealed=True)
+        self._note_rekeyed(result_key, conflicts)
         return self._outcome(self._header(result_key), merged, conflicts)
 
     def _without_keys(self, keys: KeySet, needed: set[str]) -> MergeOutcome:
@@ -265,9 +265,7 @@ class _Merger:
             return "reset the vault (every secret deleted, new key)"
         return "rotated the key"
 
-    def _note_rekeyed(
-        self, result_key: str, conflicts: dict[str, _Conflict], *, resealed: bool
-    ) -> None:
+    def _note_rekeyed(self, result_key: str, conflicts: dict[str, _Conflict]) -> None:
         base_key = self.base.header.key_id
         for side, file in ((OURS, self.ours), (THEIRS, self.theirs)):
             if file.header.key_id != base_key:
@@ -280,7 +278,7 @@ class _Merger:
                 f"Both sides changed the key: the result keeps ours ({result_key}) and retires "
                 f"theirs ({self.theirs.header.key_id})."
             )
-        if conflicts and resealed:
+        if conflicts:
             self.notes.append(
                 "Both lines of each conflict are sealed under that key, so either one can be kept."
             )

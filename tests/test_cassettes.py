@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import http.server
 import io
 import json
@@ -170,6 +171,8 @@ def test_binary(vault):
 """
 
 TEST_USER_CONFIG = """
+import hashlib
+
 import pytest
 import requests
 
@@ -182,8 +185,13 @@ def vcr_config():
         response["headers"]["X-Recorded-By"] = ["user-hook"]
         return response
 
+    def digest(key, value, request):  # sees the real value: masking comes after it
+        if value.startswith("sha256:"):  # vcrpy filters loaded requests again
+            return value
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
     return {
-        "filter_headers": [("X-Api-Key", "REDACTED"), "User-Agent"],
+        "filter_headers": [("X-Api-Key", "REDACTED"), ("X-Signed", digest), "User-Agent"],
         "before_record_response": tag,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "headers", "body"],
     }
@@ -195,7 +203,7 @@ def test_user_config(vault):
     response = requests.post(
         URL + "/user",
         params={"token": token},
-        headers={"X-Api-Key": token, "Authorization": "Bearer " + token},
+        headers={"X-Api-Key": token, "X-Signed": token, "Authorization": "Bearer " + token},
         json={"secret": vault["CLIENT_SECRET"]},
     )
     assert response.json()["headers"]["X-Api-Key"] == token
@@ -530,6 +538,8 @@ def test_user_vcr_config_is_honoured(recorded: Recorded) -> None:
     (interaction,) = interactions(recorded, "test_user_config")
     request, response = interaction["request"], interaction["response"]
     assert header(request, "X-Api-Key") == ["REDACTED"]  # the user's filter_headers
+    digest = hashlib.sha256(SECRETS["API_TOKEN"].encode()).hexdigest()[:12]
+    assert header(request, "X-Signed") == ["sha256:" + digest]  # from the real value
     assert header(request, "User-Agent") == []
     assert header(request, "Authorization") == ["Bearer <vault:API_TOKEN>"]
     assert request["uri"].endswith("/user?token=<vault:API_TOKEN>")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from gitrepo import GitRepo
+from gitrepo import CONSOLE_SCRIPT, GitRepo
 
 from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import VaultFile
 
 if TYPE_CHECKING:
     from projects import ThrowawayKeyring
+    from pty_session import Terminal
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -600,3 +602,64 @@ def test_merge_without_files_re_runs_a_rotation_merge_once_the_key_is_found(
     assert done.returncode == 0, done.output
     assert repo.get("NEW_SECRET", [new_key]) == "new-secret-value-4455"
     repo.ok("check", keys=[new_key])
+
+
+# -- init offers git-setup on a terminal -----------------------------------------------------
+
+
+def init_on_a_terminal(repo: GitRepo) -> Terminal:
+    from pty_session import Terminal
+
+    return Terminal(
+        CONSOLE_SCRIPT, ["init", "--no-keyring"], cwd=repo.root, env=repo.env, timeout=30
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
+def test_init_on_a_terminal_offers_git_setup_default_yes(repo: GitRepo) -> None:
+    term = init_on_a_terminal(repo)
+    term.expect(r"Configure git to merge and diff secrets.vault.toml secret by secret\? \[Y/n\] ")
+    term.send("")
+    assert term.finish() == 0
+    assert (
+        (repo.root / ".gitattributes")
+        .read_text(encoding="utf-8")
+        .startswith("secrets.vault.toml merge=pytest-vault diff=pytest-vault")
+    )
+    assert (
+        repo.git("config", "diff.pytest-vault.textconv").stdout.strip() == "pytest-vault textconv"
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
+def test_init_on_a_terminal_declined_says_how_to_set_git_up_later(repo: GitRepo) -> None:
+    term = init_on_a_terminal(repo)
+    term.expect(r"\[Y/n\] ")
+    term.send("n")
+    assert term.finish() == 0
+    assert "Run `pytest-vault git-setup`" in term.text
+    assert not (repo.root / ".gitattributes").exists()
+    assert repo.git("config", "merge.pytest-vault.driver", check=False).returncode == 1
+
+
+def test_check_with_only_the_old_key_in_the_keyring_finds_the_stale_line(
+    repo: GitRepo, key: str, test_keyring: ThrowawayKeyring
+) -> None:
+    """The issue's case: whoever has only the old key used to see `check` pass."""
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+    old_key_id = repo.key_id()
+    new_key = rotate(repo, key)
+    repo.commit("rotate")
+    repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False)
+    text = repo.vault.read_text(encoding="utf-8")
+    (block,) = conflict_blocks(text)
+    theirs_line = next(line for line in block.splitlines() if line.startswith("NEW_SECRET"))
+    repo.vault.write_text(text.replace(block, theirs_line + "\n"), encoding="utf-8")
+    test_keyring.put(old_key_id, key)
+    done = repo.cli("check")
+    assert done.returncode == 1
+    assert f"NEW_SECRET is still encrypted under the retired key {old_key_id}" in done.stderr
+    assert_no_secret(done.output, key, new_key, "new-secret-value-4455")

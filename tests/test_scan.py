@@ -151,6 +151,15 @@ def test_without_a_key_and_nothing_found(project: Project, key: str) -> None:
     assert "the secrets' values were not checked" in result.stderr
 
 
+def test_without_a_vault_file_vault_keys_are_still_found(project: Project) -> None:
+    git(project, "init", "-q", ".")
+    add(project, "ci.env", f"PYTEST_VAULT_KEY={VaultKey.generate().text()}\n")
+    result = scan(project, None, "--no-keyring")
+    assert result.returncode == 1, result.stderr
+    assert findings(result) == ["ci.env:1: <vault:key>"]
+    assert "There is no vault file at" in result.stderr
+
+
 def test_staged_files_count_and_untracked_ones_do_not(project: Project, key: str) -> None:
     git(project, "commit", "-q", "-m", "vault")
     add(project, "staged.txt", f"{TOKEN}\n")
