@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 from urllib.parse import unquote
 
+from pytest_vault.key import KEY_PREFIX
+
 from . import index as _index
 from .forms import BIG_REGION, escaped_forms, neighbourhood_forms
 from .index import DENSE, SPARSE, Acceptor, GramIndex, Piece, encode
@@ -39,6 +41,7 @@ KEY_NAME = "key"
 """What a vault key is masked as: ``<vault:key>``."""
 
 FRAGMENT, WHOLE, LINE, BIG_FRAGMENT, HEAD, TAIL = range(6)
+_KEY_PREFIX_LENGTH = len(KEY_PREFIX)
 """Kinds of piece: any run of FRAGMENT_LENGTH counts; the whole piece or a truncated end
 of it counts; only the whole piece counts; a fragment of a big region (sparse index); the
 beginning of a big value's form (the whole form from there, or a truncated beginning,
@@ -109,7 +112,13 @@ class Masker:
         self._names = frozenset(
             name for name, value in secrets.items() if len(value) >= MIN_MASKED_LENGTH
         )
-        key_values = {key for key in keys if len(key) >= MIN_MASKED_LENGTH}
+        # A key is read whatever its case (base32): mask it as written and in either case.
+        key_values = {
+            form
+            for key in keys
+            for form in (key, key.upper(), key.lower())
+            if len(form) >= MIN_MASKED_LENGTH
+        }
         for key in key_values:
             owner_of.setdefault(key, KEY_NAME)
         extras = {
@@ -136,7 +145,12 @@ class Masker:
                 for form in forms[1:]:
                     short[2].setdefault(form, owner)
                 continue
-            if plain_token(value):
+            if value in key_values and value[:_KEY_PREFIX_LENGTH].upper() == KEY_PREFIX:
+                # A key whole, and every run of 10 of its body; the prefix every key
+                # shares (``PYTEST-VAULT-KEY-1``) names no key and is left alone.
+                pieces.append((value, owner, WHOLE))
+                pieces.append((value[_KEY_PREFIX_LENGTH:], owner, FRAGMENT))
+            elif plain_token(value):
                 # Most secrets (API tokens): sensitive whole, their only form, one line.
                 pieces.append((value, owner, FRAGMENT))
             else:
