@@ -25,7 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from .errors import VaultError, VaultFileError, VaultFileExistsError, VaultFileMissingError
+from .errors import (
+    VaultError,
+    VaultFileError,
+    VaultFileExistsError,
+    VaultFileMissingError,
+    shown_path,
+)
 
 LOCK_TIMEOUT_SECONDS: Final = 60.0
 
@@ -71,10 +77,10 @@ def read_vault_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         if os.path.islink(path):
             raise VaultFileMissingError(
-                f"There is no vault file at {path}: it is a symbolic link to "
+                f"There is no vault file at {shown_path(path)}: it is a symbolic link to "
                 f"{os.readlink(path)}, which does not exist."
             ) from None
-        raise VaultFileMissingError(f"There is no vault file at {path}.") from None
+        raise VaultFileMissingError(f"There is no vault file at {shown_path(path)}.") from None
     except OSError as exc:
         raise VaultFileError(f"Cannot read the vault file {path}: {exc.strerror}.") from None
     if kind == "a folder":

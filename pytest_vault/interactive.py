@@ -42,6 +42,7 @@ def unlock_for_run(config: pytest.Config, state: VaultState) -> None:
 
 
 def _create(state: VaultState, prompter: Prompter) -> None:
+    from .errors import shown_path
     from .key import VaultKey
     from .keychain import FoundKey
     from .repository import other_vault_files
@@ -49,7 +50,7 @@ def _create(state: VaultState, prompter: Prompter) -> None:
 
     if not prompter.interactive:
         raise VaultFileMissingError(
-            f"There is no vault file at {state.path}. Create it on a terminal with "
+            f"There is no vault file at {shown_path(state.path)}. Create it on a terminal with "
             "`pytest --vault-unlock` or `pytest-vault init`."
         )
     others = other_vault_files(state.path)

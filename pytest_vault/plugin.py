@@ -226,8 +226,11 @@ def _refuse_explicit_key_without_vault(state: VaultState) -> None:
             " Write --vault-key-file=PATH: with a space, pytest also takes PATH for a test "
             "path and may pick its rootdir, and so the vault, from PATH's folder."
         )
+    from .errors import shown_path
+
     raise pytest.UsageError(
-        f"A vault key is given ({given_by}), but there is no vault file at {state.path}. "
+        f"A vault key is given ({given_by}), but there is no vault file at "
+        f"{shown_path(state.path)}. "
         "Run pytest from the vault's project, or name the vault with --vault-file PATH or "
         f"the ini option vault_file.{hint}"
     )
@@ -454,7 +457,9 @@ def _require_names(state: VaultState, names: list[str]) -> None:
         error = exc
     if isinstance(error, VaultFileMissingError):
         if state.missing_policy == "fail" or state.config.option.vault_unlock:
-            pytest.fail(f"There is no vault file at {state.path}.", pytrace=False)
+            from .errors import shown_path
+
+            pytest.fail(f"There is no vault file at {shown_path(state.path)}.", pytrace=False)
         skip_test(state.locked_reason())
     if error is not None:
         pytest.fail(str(error), pytrace=False)

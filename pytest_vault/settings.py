@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from .errors import VaultUsageError
+from .errors import VaultUsageError, looks_like_key
 
 if TYPE_CHECKING:
     import pytest
@@ -175,10 +175,21 @@ def build_settings(
 ) -> Settings:
     """Apply the rules of the module docstring; ``ini(name)`` gives a raw ini value or ''."""
     cwd = Path.cwd()
+    configured = ini("vault_file").strip()
+    for text, what in (
+        (vault_file_option, front_end.file_option),
+        (configured, f"vault_file in {where}"),
+    ):
+        if text and looks_like_key(text):  # never repeated, not even as a missing file
+            raise VaultUsageError(
+                f"The vault file given by {what} is not repeated here: it looks like a key or "
+                "a secret, not a file name. Name the vault file there; the key goes in "
+                f"{DEFAULT_KEY_ENV}, a key file or the keyring."
+            )
     if vault_file_option:
         vault_file = _absolute(vault_file_option, cwd)
     else:
-        vault_file = _absolute(ini("vault_file").strip() or DEFAULT_VAULT_FILE, rootdir)
+        vault_file = _absolute(configured or DEFAULT_VAULT_FILE, rootdir)
     key_file, origin = _key_file(
         ini, rootdir, cwd, option=key_file_option, environ=environ, where=where, front_end=front_end
     )

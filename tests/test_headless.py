@@ -350,6 +350,9 @@ def test_a_key_typed_as_a_path_is_never_echoed(project: Project) -> None:
         ("set", "API_TOKEN", "--from-file", secret_like),
         ("import", key),
         ("import", secret_like),
+        ("--file", key, "list"),
+        (f"--file={key.lower()}", "init"),
+        ("--file", secret_like, "list"),
     ):
         result = project.cli(*args, env={ENV: key} if args[0] in ("set", "import") else None)
         assert result.returncode != 0, args
@@ -357,6 +360,22 @@ def test_a_key_typed_as_a_path_is_never_echoed(project: Project) -> None:
         assert key not in result.output
         assert key[20:40] not in result.output
         assert secret_like not in result.output
+
+
+@pytest.mark.parametrize("typed", ["key", "secret"])
+def test_a_key_or_secret_typed_as_the_vault_file_stays_out_of_the_pytest_output(
+    vault_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, typed: str
+) -> None:
+    key = make_vault(vault_dir.path)
+    monkeypatch.setenv(ENV, key.text())
+    vault_dir.makepyfile(test_it=USES_VAULT)
+    text = key.text() if typed == "key" else "s3cr3t-T0ken-Value-9f8e7d6c5b4a"
+    result = inline(vault_dir, f"--vault-file={text}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    shown = str(result.stdout) + str(result.stderr)
+    assert "not repeated here" in shown
+    assert text not in shown
+    assert text[10:30] not in shown
 
 
 def test_a_key_typed_as_the_key_file_path_stays_out_of_the_pytest_output(
