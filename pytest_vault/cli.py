@@ -194,12 +194,12 @@ def _read_value(command: Command, name: str) -> str:
     )
     if command.prompter.interactive:
         for _ in range(keyflows.MAX_PROMPT_TRIES):
-            first = terminal.ask_hidden(f"Value for {name}: ")
-            if first == terminal.ask_hidden(f"Value for {name} (again): "):
+            first = command.prompter.ask_hidden(f"Value for {name}: ")
+            if first == command.prompter.ask_hidden(f"Value for {name} (again): "):
                 if not first:
                     raise empty
                 return first
-            say("The two values differ; try again.")
+            command.prompter.say("The two values differ; try again.")
         raise VaultUsageError(f"The values typed for {name} did not match; nothing was set.")
     data = sys.stdin.buffer.read()
     try:

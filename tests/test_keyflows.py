@@ -302,3 +302,25 @@ def test_keyring_messages_are_cut_between_words() -> None:
     last = described.removesuffix(" …").rsplit(" ", 1)[-1]
     assert last in words.split()
     assert len(described) < 240
+
+
+# -- the console script's value prompt ----------------------------------------------------------
+
+
+def test_set_asks_for_the_value_twice_through_the_prompter(
+    vault: tuple[Path, VaultKey],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_vault import cli, terminal
+
+    path, key = vault
+    prompter = ScriptedPrompter(["tok-first-try", "tok-typo", "tok-second-try", "tok-second-try"])
+    monkeypatch.setattr(terminal, "open_prompter", lambda stream: prompter)
+    monkeypatch.chdir(path.parent)
+    monkeypatch.setenv("PYTEST_VAULT_KEY", key.text())
+    assert cli.main(["set", "API_TOKEN"]) == 0
+    assert prompter.asked == ["Value for API_TOKEN: ", "Value for API_TOKEN (again): "] * 2
+    assert "The two values differ; try again." in prompter.said
+    assert VaultFile.load(path).decrypt_all(key) == {"API_TOKEN": "tok-second-try"}
+    assert "tok-" not in capsys.readouterr().err
