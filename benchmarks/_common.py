@@ -184,10 +184,25 @@ def count_instructions(
         stderr=subprocess.PIPE,
         check=False,
     )
-    found = re.search(rb"Collected : (\d+)", done.stderr)
+    found = collected(done.stderr)
     if done.returncode not in expect or found is None:
         raise RunFailed(f"{' '.join(command)} under valgrind exited {done.returncode}")
-    return int(found.group(1))
+    return found
+
+
+def collected(stderr: bytes) -> int | None:
+    """The instructions callgrind counted in the process it started, from its report.
+
+    Not the first "Collected" line: a process that forks (pytest's plugins do, to run a
+    program) makes valgrind report each forked child too, when it exits or execs, before
+    the parent ends. Every line of the report starts with ``==PID==``; the first names the
+    process valgrind started.
+    """
+    first = re.search(rb"^==(\d+)==", stderr, re.MULTILINE)
+    if first is None:
+        return None
+    found = re.search(rb"^==%s== Collected : (\d+)" % first.group(1), stderr, re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def count_instructions_many(
@@ -221,13 +236,13 @@ def count_instructions_many(
         ]
         for process, (command, _, _, expect) in zip(started, batch, strict=True):
             _, err = process.communicate()
-            found = re.search(rb"Collected : (\d+)", err)
+            found = collected(err)
             if process.returncode not in expect or found is None:
                 tail = err.decode("utf-8", "replace")[-1500:]
                 raise RunFailed(
                     f"{' '.join(command)} under valgrind exited {process.returncode}:\n{tail}"
                 )
-            counts.append(int(found.group(1)))
+            counts.append(found)
     return counts
 
 

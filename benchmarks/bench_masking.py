@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import resource
 import shutil
 import statistics
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _common
 
 SECRETS = 100
 TEXT_SIZE = 10 * 1024
@@ -133,10 +134,10 @@ def count_instructions(root: Path, env: dict[str, str]) -> None:
     counts = {}
     for name, process in running.items():
         _, err = process.communicate()
-        found = re.search(rb"Collected : (\d+)", err)
+        found = _common.collected(err)  # the pytest process's, not a forked child's
         if found is None:
             sys.exit(f"no instruction count from valgrind: {err.decode()[-2000:]}")
-        counts[name] = int(found.group(1))
+        counts[name] = found
     for name, count in counts.items():
         print(f"  {name:18} {count / 1e9:8.3f} G instructions")
     ratio = counts["masking"] / counts["vault_mask=false"]

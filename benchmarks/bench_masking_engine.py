@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _common import collected  # noqa: E402
+
 from pytest_vault.masking import Masker  # noqa: E402
 
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -137,10 +139,7 @@ def _instructions(*args: str) -> int | None:
         text=True,
         check=True,
     )
-    for line in result.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1])
-    return None
+    return collected(result.stderr.encode())
 
 
 def build_per_secret(count: int = 1000) -> tuple[float, float | None]:

@@ -17,6 +17,8 @@ from .cipher import CIPHER
 from .names import is_valid_name
 from .vaultfile import COMMENT, FORMAT_VERSION, is_base64_text, is_key_id, is_vault_id
 
+_SECRETS_TABLE = "\n\n[secrets]\n"
+
 
 def canonical_document(text: str) -> dict[str, Any] | None:
     """What tomllib reads from ``text`` if `VaultFile.render` wrote it, else None (ask tomllib).
@@ -26,13 +28,15 @@ def canonical_document(text: str) -> dict[str, Any] | None:
     Anything else (other spacing or comments, CRLF, quoted keys, escapes, a name twice, a
     malformed id or value) goes to tomllib and `_validate`, which say what is wrong.
     """
-    if text.startswith(COMMENT):
-        text = text[len(COMMENT) :]
-    head, found, table = text.partition("\n\n[secrets]\n")
-    lines = head.split("\n")
+    # Offsets rather than slices: the file is read at every pytest start-up, and each
+    # slice of it would be one more copy of a file of up to megabytes.
+    start = len(COMMENT) if text.startswith(COMMENT) else 0
+    middle = text.find(_SECRETS_TABLE, start)
+    if middle < 0:
+        return None
+    lines = text[start:middle].split("\n")
     if (
-        not found
-        or len(lines) < 6
+        len(lines) < 6
         or lines[0] != "[vault]"
         or lines[1] != f"format = {FORMAT_VERSION}"
         or lines[4] != f'cipher = "{CIPHER}"'
@@ -53,14 +57,15 @@ def canonical_document(text: str) -> dict[str, Any] | None:
     else:
         return None
     secrets_table: dict[str, str] = {}
-    if table:
-        if table[-1] != "\n":
+    body = middle + len(_SECRETS_TABLE)
+    if body < len(text):
+        if text[-1] != "\n":
             return None
-        for line in table[:-1].split("\n"):
+        for line in text[body:-1].split("\n"):
             name, separator, rest = line.partition(' = "')
-            token = rest[:-1]
             if not (separator and rest[-1:] == '"' and is_valid_name(name)):
                 return None
+            token = rest[:-1]
             if not is_base64_text(token) or name in secrets_table:
                 return None  # a name twice: tomllib refuses the file, with its own message
             secrets_table[name] = token

@@ -9,36 +9,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from . import __version__, keyflows, terminal
-from .errors import (
-    HIDDEN_PATH,
-    NoKeyError,
-    SecretValueError,
-    VaultError,
-    VaultFileError,
-    VaultUsageError,
-    sentence,
-    shown_path,
-)
-from .key import VaultKey
-from .keychain import (
-    FoundKey,
-    KeyLookup,
-    check_key,
-    check_key_file_free,
-    find_key,
-    remove_from_keyring,
-)
-from .masking import MIN_MASKED_LENGTH
-from .settings import Settings, find_settings
-from .vaultfile import VaultFile
+from . import __version__
 
+TYPE_CHECKING = False  # not `typing`'s: `--version` and `list` need not import it
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from .key import VaultKey
+    from .keychain import FoundKey, KeyLookup
     from .keyflows import Prompter
+    from .settings import Settings
+    from .vaultfile import VaultFile
+
+# Nothing else is imported here: every command imports what it needs when it runs, so that
+# `--version` is the interpreter plus argparse, and `get` adds only what opening a vault
+# takes (tests/test_startup_imports.py holds this).
 
 PROG = "pytest-vault"
 
@@ -58,6 +45,10 @@ class Command:
     """What every command needs: its parsed arguments, settings, key lookup and prompter."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from pathlib import Path
+
+        from .settings import find_settings
+
         self.args = args
         self.settings: Settings = find_settings(
             Path.cwd(),
@@ -67,17 +58,32 @@ class Command:
             environ=os.environ,
         )
         self.path: Path = self.settings.vault_file
-        self.lookup = KeyLookup.from_settings(self.settings, environ=dict(os.environ))
+        self._environ = dict(os.environ)
+        self._lookup: KeyLookup | None = None
         self._prompter: Prompter | None = None
+
+    @property
+    def lookup(self) -> KeyLookup:
+        """Where the key is looked for (built when first needed: `list` needs no key)."""
+        if self._lookup is None:
+            from .keychain import KeyLookup
+
+            self._lookup = KeyLookup.from_settings(self.settings, environ=self._environ)
+        return self._lookup
 
     @property
     def prompter(self) -> Prompter:
         """Messages to standard error, questions on the terminal (opened when first needed)."""
         if self._prompter is None:
-            self._prompter = terminal.open_prompter(sys.stderr)
+            from .terminal import open_prompter
+
+            self._prompter = open_prompter(sys.stderr)
         return self._prompter
 
     def vault_file(self) -> VaultFile:
+        from .errors import VaultFileError
+        from .vaultfile import VaultFile
+
         try:
             return VaultFile.load(self.path)
         except VaultFileError as exc:
@@ -89,10 +95,15 @@ class Command:
 
     def found_key(self, vault_file: VaultFile | None = None) -> FoundKey:
         """The key: from its sources, else asked for on a terminal (and offered to save)."""
+        from .errors import NoKeyError
+        from .keychain import find_key
+
         header = (vault_file or self.vault_file()).header
         try:
             found = find_key(header, self.lookup)
         except NoKeyError as exc:
+            from . import keyflows
+
             found = keyflows.ask_for_key(self.prompter, header, self.lookup, not_found=exc)
             keyflows.offer_to_save(self.prompter, self.lookup, found)
         self.warn(found)
@@ -100,6 +111,9 @@ class Command:
 
     def current_key(self, vault_file: VaultFile) -> FoundKey | None:
         """The key from its sources when one opens the vault; never asks."""
+        from .errors import VaultError
+        from .keychain import find_key
+
         try:
             return find_key(vault_file.header, self.lookup)
         except VaultError:
@@ -111,15 +125,18 @@ class Command:
 
     def keep_new_key(self, key: VaultKey) -> None:
         """Store a new key everywhere asked for; standard output always gets it."""
-        keyflows.store_new_key(
-            self.prompter, self.lookup, key, show_key=emit, key_out=_key_out(self)
-        )
+        from .keyflows import store_new_key
+
+        store_new_key(self.prompter, self.lookup, key, show_key=emit, key_out=_key_out(self))
 
 
 # -- commands ------------------------------------------------------------------------------
 
 
 def cmd_init(command: Command) -> int:
+    from .errors import VaultFileError
+    from .key import VaultKey
+    from .keychain import check_key_file_free
     from .vault import create_vault
 
     if command.path.exists():
@@ -142,15 +159,18 @@ def cmd_init(command: Command) -> int:
 
 def _offer_git_setup(command: Command) -> None:
     """Offer to configure git's merge and diff drivers for the new vault (default yes)."""
+    from .errors import VaultError
     from .gitdrivers import offer_setup
+    from .terminal import terminal_available
 
     try:
-        offer_setup(command.path, ask=terminal.terminal_available())
+        offer_setup(command.path, ask=terminal_available())
     except VaultError as exc:
         say(f"git was not configured: {exc}")
 
 
 def cmd_set(command: Command) -> int:
+    from .masking.limits import MIN_MASKED_LENGTH
     from .names import check_name, check_value
     from .vault import set_secrets
 
@@ -167,6 +187,8 @@ def cmd_set(command: Command) -> int:
 
 
 def _warn_unmaskable(names: list[str]) -> None:
+    from .masking.limits import MIN_MASKED_LENGTH
+
     if names:
         say(
             f"Warning: {', '.join(names)} {'is' if len(names) == 1 else 'are'} shorter than "
@@ -176,6 +198,11 @@ def _warn_unmaskable(names: list[str]) -> None:
 
 
 def _read_value(command: Command, name: str) -> str:
+    from pathlib import Path
+
+    from .errors import SecretValueError, VaultUsageError, shown_path
+    from .keyflows import MAX_PROMPT_TRIES
+
     if command.args.from_file:
         shown = shown_path(command.args.from_file)
         try:
@@ -193,7 +220,7 @@ def _read_value(command: Command, name: str) -> str:
         "prompt, pipe it in, or use --from-file PATH."
     )
     if command.prompter.interactive:
-        for _ in range(keyflows.MAX_PROMPT_TRIES):
+        for _ in range(MAX_PROMPT_TRIES):
             first = command.prompter.ask_hidden(f"Value for {name}: ")
             if first == command.prompter.ask_hidden(f"Value for {name} (again): "):
                 if not first:
@@ -241,6 +268,9 @@ def cmd_rm(command: Command) -> int:
 
 
 def cmd_status(command: Command) -> int:
+    from .errors import NoKeyError, VaultError
+    from .keychain import find_key
+
     vault_file = command.vault_file()
     count = len(vault_file.tokens)
     say(f"Vault file: {command.path}")
@@ -266,6 +296,8 @@ def cmd_status(command: Command) -> int:
 
 
 def cmd_unlock(command: Command) -> int:
+    from . import keyflows
+
     vault_file = command.vault_file()
     found = read_key_interactively(command, vault_file)
     vault_file.decrypt_all(found.key)
@@ -275,6 +307,10 @@ def cmd_unlock(command: Command) -> int:
 
 def read_key_interactively(command: Command, vault_file: VaultFile) -> FoundKey:
     """A key from a hidden prompt (asking again after a mistake) or from standard input."""
+    from . import keyflows
+    from .errors import VaultUsageError
+    from .keychain import check_key
+
     if not command.prompter.interactive:
         # Bytes, not text: undecodable input must read as "not a key", never a traceback.
         text = sys.stdin.buffer.read().decode("utf-8", "replace")
@@ -285,6 +321,9 @@ def read_key_interactively(command: Command, vault_file: VaultFile) -> FoundKey:
 
 
 def cmd_lock(command: Command) -> int:
+    from .errors import VaultUsageError, sentence
+    from .keychain import remove_from_keyring
+
     vault_file = command.vault_file()
     if command.args.no_keyring:
         raise VaultUsageError("`lock` removes the key from the system keyring; drop --no-keyring.")
@@ -302,6 +341,7 @@ def cmd_key(command: Command) -> int:
 
 
 def cmd_rotate(command: Command) -> int:
+    from .keychain import check_key_file_free
     from .vault import rekey
 
     check_key_file_free(_key_out(command))
@@ -317,6 +357,8 @@ def cmd_rotate(command: Command) -> int:
 
 
 def cmd_reset(command: Command) -> int:
+    from . import keyflows
+    from .keychain import check_key_file_free
     from .vault import rekey
 
     vault_file = command.vault_file()
@@ -366,6 +408,9 @@ def cmd_textconv(command: Command) -> int:
 
 
 def cmd_import(command: Command) -> int:
+    from pathlib import Path
+
+    from .errors import HIDDEN_PATH, VaultUsageError, shown_path
     from .importer import cmd_import as import_entries
 
     env_file = Path(command.args.env_file)
@@ -400,6 +445,8 @@ def cmd_run(command: Command) -> int:
 
 
 def _key_out(command: Command) -> Path | None:
+    from pathlib import Path
+
     return Path(os.path.expanduser(command.args.key_out)) if command.args.key_out else None
 
 
@@ -444,16 +491,70 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, told the terminal's width: argparse would import `shutil` (and with
+    it zlib, bz2 and lzma) for every argument added, to ask it."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width() - 2)
+
+
+def _terminal_width() -> int:
+    """As `shutil.get_terminal_size().columns`: $COLUMNS, else standard output's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command argparse will run for ``argv``, when that is certain before parsing.
+
+    Only the global options may come before it; anything else (``-h``, ``--version``, an
+    unknown option or command) answers None, and the whole parser is built.
+    """
+    remaining = iter(argv)
+    for arg in remaining:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+        option, has_value, _ = arg.partition("=")
+        if len(option) < 3:  # "-", "--", "-h" and other single-dash options
+            return None
+        # The options' third characters differ, so any prefix argparse accepts is one of them.
+        if "--no-keyring".startswith(option) and not has_value:
+            continue
+        if "--file".startswith(option) or "--key-file".startswith(option):
+            if not has_value:
+                next(remaining, None)
+            continue
+        return None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given ``argv`` that names its command, only that command's sub-parser
+    is built (one of 21: building all is most of the cost of a fast command)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Manage the encrypted test secrets of a pytest-vault vault file.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = None if argv is None else _command_in(argv)
     for name, (_, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary)
+        if wanted is not None and name != wanted:
+            continue
+        sub = commands.add_parser(
+            name, help=summary, description=summary, formatter_class=_HelpFormatter
+        )
         _global_options(sub, suppress=True)
         if name in ("set", "get", "rm"):
             sub.add_argument("name", metavar="NAME")
@@ -526,8 +627,9 @@ def _merge_arguments(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console script; return its exit status."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args, extra = parser.parse_known_args(arguments)
     if extra:
         # argparse would repeat them, and they are likely a value or a key typed where
         # it does not belong (`set NAME value`): never echo them.
@@ -541,6 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for option in ("key_out", "from_file", "yes", "force"):
         if not hasattr(args, option):
             setattr(args, option, None)
+    from .errors import VaultError
+
     try:
         return handler(Command(args))
     except VaultError as exc:

@@ -14,14 +14,41 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
+from _operator import _compare_digest as compare_digest  # what `hmac.compare_digest` is
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from .errors import KeyFormatError
 
 if TYPE_CHECKING:
+    from _hashlib import HASH
+    from collections.abc import Callable
+
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+def _builtin_sha256() -> Callable[[bytes], HASH]:
+    """The interpreter's own SHA-256. ``hashlib`` (and ``hmac``, which imports it) would load
+    OpenSSL's libcrypto for the two hashes a key needs: ~4 ms of a ~45 ms `get`, whose
+    cipher is `cryptography`'s own OpenSSL. A build without it falls back to ``hashlib``."""
+    for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
+        try:
+            return __import__(name).sha256  # type: ignore[no-any-return]
+        except ImportError:
+            continue
+    import hashlib  # pragma: no cover - CPython always builds one of them
+
+    return hashlib.sha256  # pragma: no cover
+
+
+_sha256: Final = _builtin_sha256()
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) of ``message`` under a key of at most 64 bytes."""
+    padded = key.ljust(64, b"\0")
+    inner = _sha256(bytes(byte ^ 0x36 for byte in padded) + message).digest()
+    return _sha256(bytes(byte ^ 0x5C for byte in padded) + inner).digest()
+
 
 KEY_PREFIX: Final = "PYTEST-VAULT-KEY-1"
 KEY_BYTES: Final = 32
@@ -47,7 +74,7 @@ def _length_problem(excess: int) -> str:
 
 
 def _checksum(raw: bytes) -> bytes:
-    return hashlib.sha256(b"pytest-vault key checksum\0" + raw).digest()[:_CHECKSUM_BYTES]
+    return _sha256(b"pytest-vault key checksum\0" + raw).digest()[:_CHECKSUM_BYTES]
 
 
 class VaultKey:
@@ -59,7 +86,7 @@ class VaultKey:
         if len(raw) != KEY_BYTES:
             raise ValueError("a vault key is exactly 32 bytes")
         self._raw = raw
-        self.key_id: str = "k_" + hmac.new(raw, b"pytest-vault key id", "sha256").hexdigest()[:16]
+        self.key_id: str = "k_" + _hmac_sha256(raw, b"pytest-vault key id").hex()[:16]
 
     @classmethod
     def generate(cls) -> VaultKey:
@@ -94,7 +121,7 @@ class VaultKey:
         # The last character carries 2 unused bits; only the canonical one is a key, so
         # that a typo there is caught like any other.
         canonical = base64.b32encode(decoded).decode("ascii").rstrip("=")
-        if not hmac.compare_digest(_checksum(raw), checksum) or canonical != body:
+        if not compare_digest(_checksum(raw), checksum) or canonical != body:
             raise KeyFormatError("its checksum does not match, so it was mistyped")
         return cls(raw)
 
@@ -119,7 +146,7 @@ class VaultKey:
         return value_aead(self, vault_id)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, VaultKey) and hmac.compare_digest(self._raw, other._raw)
+        return isinstance(other, VaultKey) and compare_digest(self._raw, other._raw)
 
     def __hash__(self) -> int:
         return hash(self.key_id)
