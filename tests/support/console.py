@@ -31,6 +31,7 @@ CONSOLE_SCRIPT = shutil.which("pytest-vault", path=_SCRIPTS) or str(Path(_SCRIPT
 
 #: Commands that start another program on the inherited standard streams (`run` its
 #: command, `edit` the editor): in this process their output would bypass the capture.
+#: They, and runs with a variable only a new interpreter reads, get the real program.
 STARTS_PROGRAMS = frozenset({"run", "edit"})
 _OPTIONS_WITH_VALUES = frozenset({"--file", "--key-file"})
 
@@ -83,7 +84,7 @@ def run_in_process(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str], input: bytes = b""
 ) -> CliResult:
     """``pytest_vault.cli.main(args)`` as the console script would run it (see the module)."""
-    if command_of(args) in STARTS_PROGRAMS:
+    if command_of(args) in STARTS_PROGRAMS or _configures_the_interpreter(env):
         return run_process(args, cwd=cwd, env=env, input=input)
     stdout, stderr = io.BytesIO(), io.BytesIO()
     with _as_a_new_process(args, cwd, env, input, stdout, stderr):
@@ -93,6 +94,20 @@ def run_in_process(
         stdout.getvalue().decode("utf-8", "replace"),
         stderr.getvalue().decode("utf-8", "replace"),
     )
+
+
+def _configures_the_interpreter(env: Mapping[str, str]) -> bool:
+    """Whether ``env`` changes a variable Python reads only at start-up (PYTHONIOENCODING,
+    PYTHONPROFILEIMPORTTIME, the locale...): only a new process would see it."""
+    names = {*env, *os.environ}
+    read_at_start = {
+        name
+        for name in names
+        if (name.startswith("PYTHON") and not name.startswith("PYTHON_"))
+        or name.startswith("LC_")
+        or name == "LANG"
+    }
+    return any(env.get(name) != os.environ.get(name) for name in read_at_start)
 
 
 def _call_main(args: Sequence[str]) -> int:
