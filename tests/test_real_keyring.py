@@ -82,7 +82,8 @@ class Flow:
         return self.project.root
 
     def cli(self, *args: str, input: str | None = None, **env: str) -> CliResult:
-        return self.project.cli(*args, input=input, env=env)
+        # The real program: each command a new process that finds the keyring on its own.
+        return self.project.cli_process(*args, input=input, env=env)
 
     def pytest(self, *args: str, **env: str) -> CliResult:
         done = subprocess.run(
