@@ -2,8 +2,9 @@
 
 Inner runs load the plugin through its ``pytest11`` entry point. ``runpytest`` (in-process)
 is used where the plugin's state lives in ``config.stash`` and nothing depends on the
-process; ``runpytest_subprocess`` where exit codes, imports, terminals or the real
-entry-point start-up matter. Subprocess runs pass ``-p no:hypothesispytest`` only to save
+process (usage errors and exit statuses too: `no_terminal_inline` when no terminal must
+be found); ``runpytest_subprocess`` where imports, xdist, ``--help``/``--version`` with a
+broken set-up or the real entry-point start-up matter. Subprocess runs pass ``-p no:hypothesispytest`` only to save
 start-up time.
 
 Shared helpers live in ``tests/support/plugin_runs.py``.
@@ -34,6 +35,7 @@ from projects import ThrowawayKeyring
 import pytest_vault.interactive
 import pytest_vault.keychain
 import pytest_vault.plugin
+import pytest_vault.terminal
 import pytest_vault.vault
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import rekey
@@ -47,6 +49,16 @@ def vault_dir(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder that is its own rootdir (a pytest.ini, no vault yet)."""
     pytester.makeini("[pytest]\n")
     return pytester
+
+
+def no_terminal_inline(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An in-process run (`inline`) with no terminal to ask on, as in a new process whose
+    standard input is not one (the package notes that at import; under ``pytest -s`` this
+    process's is)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pytest_vault, "_STDIN_WAS_TTY", False)
+        patch.setattr(pytest_vault.terminal, "STDIN_WAS_TTY", False)
+        return inline(pytester, *args)
 
 
 USES_VAULT = """
@@ -218,7 +230,7 @@ def test_a_bad_ini_value_is_a_usage_error(
     make_vault(vault_dir.path)
     vault_dir.makepyfile(test_it=USES_VAULT)
     vault_dir.makeini(f"[pytest]\n{line}\n")
-    result = run(vault_dir)
+    result = no_terminal_inline(vault_dir)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert_clean(result)
@@ -634,7 +646,7 @@ def test_reset_with_yes(vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyri
     path = vault_dir.path / VAULT_FILE
     old = make_vault(vault_dir.path)
     vault_dir.makepyfile(test_witness=WITNESS)
-    result = run(vault_dir, "--vault-reset", "--vault-yes")
+    result = no_terminal_inline(vault_dir, "--vault-reset", "--vault-yes")
     assert result.ret == 0
     assert not (vault_dir.path / "tests-ran").exists()
     assert "collected" not in output(result)
@@ -660,7 +672,7 @@ def test_reset_with_yes_and_no_keyring(
     vault_dir: pytest.Pytester, test_keyring: ThrowawayKeyring
 ) -> None:
     make_vault(vault_dir.path)
-    result = run(vault_dir, "--vault-reset", "--vault-yes", "--vault-no-keyring")
+    result = no_terminal_inline(vault_dir, "--vault-reset", "--vault-yes", "--vault-no-keyring")
     assert result.ret == 0
     assert test_keyring.entries() == {}
     assert test_keyring.reads() == []
@@ -675,7 +687,7 @@ def test_reset_without_yes_or_terminal_is_refused(vault_dir: pytest.Pytester) ->
     make_vault(vault_dir.path)
     before = path.read_bytes()
     vault_dir.makepyfile(test_witness=WITNESS)
-    result = run(vault_dir, "--vault-reset")
+    result = no_terminal_inline(vault_dir, "--vault-reset")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert path.read_bytes() == before
     assert not (vault_dir.path / "tests-ran").exists()
@@ -684,7 +696,7 @@ def test_reset_without_yes_or_terminal_is_refused(vault_dir: pytest.Pytester) ->
 
 
 def test_reset_without_a_vault_file_is_a_usage_error(vault_dir: pytest.Pytester) -> None:
-    result = run(vault_dir, "--vault-reset", "--vault-yes")
+    result = no_terminal_inline(vault_dir, "--vault-reset", "--vault-yes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "There is no vault file" in output(result)
     assert not (vault_dir.path / VAULT_FILE).exists()
@@ -708,7 +720,7 @@ def test_reset_with_help_or_version_changes_nothing(
 def test_unlock_without_terminal_or_key_stops_before_any_test(vault_dir: pytest.Pytester) -> None:
     make_vault(vault_dir.path)
     vault_dir.makepyfile(test_witness=WITNESS)
-    result = run(vault_dir, "--vault-unlock")
+    result = no_terminal_inline(vault_dir, "--vault-unlock")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not (vault_dir.path / "tests-ran").exists()
     result.stderr.fnmatch_lines(["ERROR: No key for*PYTEST_VAULT_KEY*no terminal*"])
@@ -717,7 +729,7 @@ def test_unlock_without_terminal_or_key_stops_before_any_test(vault_dir: pytest.
 
 def test_unlock_without_terminal_and_no_vault_file_stops(vault_dir: pytest.Pytester) -> None:
     vault_dir.makepyfile(test_witness=WITNESS)
-    result = run(vault_dir, "--vault-unlock")
+    result = no_terminal_inline(vault_dir, "--vault-unlock")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not (vault_dir.path / "tests-ran").exists()
     assert not (vault_dir.path / VAULT_FILE).exists()
@@ -732,7 +744,7 @@ def test_unlock_with_a_wrong_key_stops_before_any_test(
     wrong = mistype(key)
     monkeypatch.setenv("PYTEST_VAULT_KEY", wrong)
     vault_dir.makepyfile(test_witness=WITNESS)
-    result = run(vault_dir, "--vault-unlock")
+    result = no_terminal_inline(vault_dir, "--vault-unlock")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not (vault_dir.path / "tests-ran").exists()
     result.stderr.fnmatch_lines(["ERROR: The key from PYTEST_VAULT_KEY*mistyped*"])
