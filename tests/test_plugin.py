@@ -4,8 +4,8 @@ Inner runs load the plugin through its ``pytest11`` entry point. ``runpytest`` (
 is used where the plugin's state lives in ``config.stash`` and nothing depends on the
 process (usage errors and exit statuses too: `no_terminal_inline` when no terminal must
 be found); ``runpytest_subprocess`` where imports, xdist, ``--help``/``--version`` with a
-broken set-up or the real entry-point start-up matter. Subprocess runs pass ``-p no:hypothesispytest`` only to save
-start-up time.
+broken set-up or the real entry-point start-up matter. Subprocess runs pass
+``-p no:hypothesispytest`` only to save start-up time.
 
 Shared helpers live in ``tests/support/plugin_runs.py``.
 """
