@@ -12,17 +12,31 @@ import pytest
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
-from projects import CONSOLE_SCRIPT, SERVICE, CliResult, Project, ThrowawayKeyring  # noqa: E402
+from projects import Project, ThrowawayKeyring  # noqa: E402
 
-__all__ = ["CONSOLE_SCRIPT", "SERVICE", "CliResult", "Project", "ThrowawayKeyring"]
+
+@pytest.fixture(scope="session")
+def bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the compiled (and assertion-rewritten) modules of every Python the
+    tests start, shared by the xdist workers of this run and removed with its temporary
+    folders."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above popen-gwN
+    return base / "pycache"
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, bytecode_cache: Path
 ) -> ThrowawayKeyring:
     """No test sees the developer's key, CI flags, keyring or HOME."""
     base = tmp_path_factory.mktemp("isolated")
+    # Every pytest a test starts would otherwise parse and rewrite every module of every
+    # installed plugin again (hypothesis alone: ~1.5 s) when the developer's shell sets
+    # PYTHONDONTWRITEBYTECODE; cached outside the projects, so no __pycache__ shows in them.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(bytecode_cache))
     for name in ("PYTEST_VAULT_KEY", "CI", "GITHUB_ACTIONS", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         monkeypatch.delenv(name, raising=False)
     home = base / "home"

@@ -831,22 +831,50 @@ def test_help_lists_every_command(project: Project) -> None:
 # -- streams: the key and the values go to stdout only where asked -------------------------------
 
 
+# -- the real console script: every command in its own process at least once ----------------
+#
+# The other tests here run the commands in the test's process (tests/support/console.py);
+# these two run the program pip installed, so its entry point, exit statuses and the split
+# of standard output and standard error are those of a real process.
+
+#: Commands run as the real program by other modules: `run` and `edit` always (they start
+#: another program), `merge` and `textconv` by git itself.
+REAL_ELSEWHERE = {
+    "run": "test_export_run.py",
+    "edit": "test_edit.py",
+    "merge": "test_gitdrivers.py",
+    "textconv": "test_gitdrivers.py",
+}
+STDOUT_COMMANDS = ("init", "set", "import", "status", "check", "unlock", "lock", "rm", "list")
+STDOUT_COMMANDS += ("get", "key", "rotate", "reset")
+OTHER_COMMANDS = ("git-setup", "repair", "export", "scan")
+
+
+def test_every_command_runs_as_the_real_console_script() -> None:
+    from pytest_vault.cli import COMMANDS
+
+    covered = [*STDOUT_COMMANDS, *OTHER_COMMANDS, *REAL_ELSEWHERE]
+    assert sorted(covered) == sorted(COMMANDS)
+
+
 def test_only_get_key_init_rotate_reset_write_secrets_to_stdout(
     project: Project, test_keyring: ThrowawayKeyring
 ) -> None:
-    key = project.init()
+    init = project.cli_process("init", "--no-keyring")
+    assert init.returncode == 0, init.stderr
+    key = init.stdout.strip()
     keys = [key]
     values = ["first-secret-value", "second-secret-value"]
     (project.root / ".env").write_text(f"SECOND={values[1]}\n", encoding="utf-8")
     quiet = [
-        project.cli("set", "FIRST", input=values[0], env={ENV: key}),
-        project.cli("import", ".env", env={ENV: key}),
-        project.cli("status", env={ENV: key}),
-        project.cli("check", env={ENV: key}),
-        project.cli("unlock", input=key),
-        project.cli("lock"),
-        project.cli("rm", "SECOND"),
-        project.cli("list"),
+        project.cli_process("set", "FIRST", input=values[0], env={ENV: key}),
+        project.cli_process("import", ".env", env={ENV: key}),
+        project.cli_process("status", env={ENV: key}),
+        project.cli_process("check", env={ENV: key}),
+        project.cli_process("unlock", input=key),
+        project.cli_process("lock"),
+        project.cli_process("rm", "SECOND"),
+        project.cli_process("list"),
     ]
     for result in quiet:
         assert result.returncode == 0, result.stderr
@@ -854,17 +882,38 @@ def test_only_get_key_init_rotate_reset_write_secrets_to_stdout(
         for secret in (*keys, *values):
             assert secret not in result.stdout
     assert quiet[-1].stdout == "FIRST\n"
-    loud = project.cli("get", "FIRST", env={ENV: key})
+    loud = project.cli_process("get", "FIRST", env={ENV: key})
     assert loud.stdout == values[0] + "\n"
-    assert project.cli("key", env={ENV: key}).stdout == key + "\n"
-    rotated = project.cli("rotate", env={ENV: key})
+    assert project.cli_process("key", env={ENV: key}).stdout == key + "\n"
+    rotated = project.cli_process("rotate", env={ENV: key})
     keys.append(rotated.stdout.strip())
-    reset = project.cli("reset", "--yes")
+    reset = project.cli_process("reset", "--yes")
     keys.append(reset.stdout.strip())
     for result in (loud, rotated, reset):
         assert result.returncode == 0
         assert_clean(result, *keys, *values)
     assert len({VaultKey.parse(k).key_id for k in keys}) == 3
+
+
+def test_git_setup_repair_export_and_scan_as_the_real_console_script(project: Project) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project.root, check=True, capture_output=True)
+    key = project.init()
+    env = {ENV: key}
+    set_value(project, key, "A_TOKEN", "value-of-a-token-1")
+    setup = project.cli_process("git-setup", env=env)
+    assert setup.returncode == 0, setup.output
+    assert "merge=pytest-vault diff=pytest-vault" in (project.root / ".gitattributes").read_text()
+    repair = project.cli_process("repair", env=env)
+    assert repair.returncode == 0, repair.output
+    assert "nothing to repair" in repair.stderr
+    export = project.cli_process("export", env=env)
+    assert (export.returncode, export.stdout) == (0, 'A_TOKEN="value-of-a-token-1"\n')
+    (project.root / "notes.txt").write_text("token value-of-a-token-1\n", encoding="utf-8")
+    scan = project.cli_process("scan", "notes.txt", env=env)
+    assert (scan.returncode, scan.stdout) == (1, "notes.txt:1: <vault:A_TOKEN>\n")
+    assert "Found 1 secret value(s)" in scan.stderr
+    for result in (setup, repair, scan):
+        assert_clean(result, key, "value-of-a-token-1")
 
 
 def test_error_messages_never_show_the_key_or_values(project: Project, key: str) -> None:

@@ -57,7 +57,7 @@ README_DEMO_COMMAND = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . "
     "&& (cd examples/demo && pytest)"
 )
-README_TEST_COMMAND = 'pip install -e ".[test]" && pytest'
+README_TEST_COMMAND = 'pip install -e ".[test]" && pytest -n auto'
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>.*)$")
 _MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<kind>run|skip)\b(?P<why>[^>]*)-->\s*$")
@@ -381,6 +381,8 @@ def test_readme_starts_with_the_demo_and_the_test_suite_commands() -> None:
     assert head.startswith("# pytest-vault\n")
     shell = [b for b in code_blocks(README) if b.is_shell]
     assert [b.text.strip() for b in shell[:2]] == [README_DEMO_COMMAND, README_TEST_COMMAND]
+    # The local check runs the suite exactly as the README says.
+    assert README_TEST_COMMAND in (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert all(f"```bash\n{b.text}```" in head for b in shell[:2])
     assert "PUBLIC" in head or "public" in head
 

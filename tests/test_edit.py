@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from projects import CONSOLE_SCRIPT, SUPPORT, CliResult, Project
 from vault_commands import ENV, assert_no_leak, assert_quiet_failure, make_vault, values_in
 
-from conftest import CONSOLE_SCRIPT, SUPPORT, CliResult, Project
 from pytest_vault.editdoc import parse_document, render_document
 
 SECRETS = {

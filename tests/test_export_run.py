@@ -10,9 +10,8 @@ from pathlib import Path
 
 import dotenv
 import pytest
+from projects import CONSOLE_SCRIPT, Project
 from vault_commands import ENV, assert_no_leak, assert_quiet_failure, make_vault, values_in
-
-from conftest import CONSOLE_SCRIPT, Project
 
 SECRETS = {
     "API_TOKEN": "api-token-value-1",

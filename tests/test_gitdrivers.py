@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from gitrepo import CONSOLE_SCRIPT, GitRepo
+from console import CONSOLE_SCRIPT
+from gitrepo import GitRepo
 
 from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import VaultFile

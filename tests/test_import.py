@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from projects import Project
 from vault_commands import ENV, assert_no_leak, assert_quiet_failure, make_vault, values_in
 
-from conftest import Project
 from pytest_vault.importer import setting_kind
 
 ENV_FILE = """\

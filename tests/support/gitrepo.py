@@ -1,4 +1,9 @@
-"""A temporary git repository with a vault, driven by the real git and console script."""
+"""A temporary git repository with a vault, driven by the real git and the console script.
+
+The commands a test runs itself run in this process (see `console`); the ones git runs
+(the merge and diff drivers) are the real console script, found on PATH as a user's git
+finds it.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console import CliResult, run_in_process
+
 BIN = Path(sys.executable).parent
-CONSOLE_SCRIPT = str(BIN / "pytest-vault")
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+#: What `GitRepo` runs return (the console script's result; for git, its own).
+Run = CliResult
 
 
 @dataclass
@@ -55,33 +52,34 @@ class GitRepo:
     def vault(self) -> Path:
         return self.root / "secrets.vault.toml"
 
-    def _run(self, argv: list[str], input: str | None, keys: list[str] | None) -> Run:
+    def _environ(self, keys: list[str] | None) -> dict[str, str]:
         env = dict(self.env)
         if keys:
             env["PYTEST_VAULT_KEY"] = ",".join(keys)
+        return env
+
+    def git(self, *args: str, keys: list[str] | None = None, check: bool = True) -> Run:
         done = subprocess.run(
-            argv,
+            ["git", *args],
             cwd=self.root,
-            env=env,
-            input=(input or "").encode("utf-8"),
+            env=self._environ(keys),
+            input=b"",
             capture_output=True,
             timeout=120,
             check=False,
         )
-        return Run(
+        result = Run(
             done.returncode,
             done.stdout.decode("utf-8", "replace"),
             done.stderr.decode("utf-8", "replace"),
         )
-
-    def git(self, *args: str, keys: list[str] | None = None, check: bool = True) -> Run:
-        done = self._run(["git", *args], None, keys)
         if check:
-            assert done.returncode == 0, f"git {' '.join(args)}: {done.output}"
-        return done
+            assert result.returncode == 0, f"git {' '.join(args)}: {result.output}"
+        return result
 
     def cli(self, *args: str, input: str | None = None, keys: list[str] | None = None) -> Run:
-        return self._run([CONSOLE_SCRIPT, *args], input, keys)
+        data = (input or "").encode("utf-8")
+        return run_in_process(args, cwd=self.root, env=self._environ(keys), input=data)
 
     def ok(self, *args: str, input: str | None = None, keys: list[str] | None = None) -> Run:
         done = self.cli(*args, input=input, keys=keys)

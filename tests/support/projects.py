@@ -1,20 +1,19 @@
-"""Test projects: a temporary folder, the real console script run in it, the test keyring."""
+"""Test projects: a temporary folder, the console script run in it, the test keyring."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-# Where pip put the console script: beside the interpreter in a POSIX venv, in Scripts\ (as
-# pytest-vault.exe) on Windows.
-_SCRIPTS = sysconfig.get_path("scripts")
-CONSOLE_SCRIPT = shutil.which("pytest-vault", path=_SCRIPTS) or str(Path(_SCRIPTS, "pytest-vault"))
+from console import CONSOLE_SCRIPT, CliResult, run_in_process, run_process
+
+__all__ = ["CONSOLE_SCRIPT", "SERVICE", "SUPPORT", "CliResult", "Project", "ThrowawayKeyring"]
+
 SERVICE = "pytest-vault"
+#: This folder: the test keyring backend and the scripted helpers live here.
+SUPPORT = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -43,17 +42,6 @@ class ThrowawayKeyring:
 
 
 @dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass
 class Project:
     """A temporary project folder with a pytest.ini, and the console script run in it."""
 
@@ -66,26 +54,25 @@ class Project:
     def cli(
         self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
     ) -> CliResult:
-        environ = dict(os.environ)
-        environ.update(env or {})
-        data = input.encode("utf-8") if isinstance(input, str) else input
-        done = subprocess.run(
-            [CONSOLE_SCRIPT, *args],
-            cwd=self.root,
-            input=data if data is not None else b"",
-            capture_output=True,
-            env=environ,
-            timeout=60,
-            check=False,
-        )
-        return CliResult(
-            done.returncode,
-            done.stdout.decode("utf-8", "replace"),
-            done.stderr.decode("utf-8", "replace"),
-        )
+        """The console script with ``args``, run in this process (see `console`)."""
+        return run_in_process(args, cwd=self.root, env=self._environ(env), input=_bytes(input))
+
+    def cli_process(
+        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> CliResult:
+        """The real console script with ``args``, in a new process."""
+        return run_process(args, cwd=self.root, env=self._environ(env), input=_bytes(input))
+
+    @staticmethod
+    def _environ(env: dict[str, str] | None) -> dict[str, str]:
+        return {**os.environ, **(env or {})}
 
     def init(self, *args: str) -> str:
         """Create the vault without the keyring; return the new key."""
         result = self.cli("init", "--no-keyring", *args)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
+
+
+def _bytes(data: str | bytes | None) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else (data or b"")
