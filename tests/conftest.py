@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,9 @@ SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
 from projects import Project, ThrowawayKeyring  # noqa: E402
+
+if TYPE_CHECKING:
+    from pytest_vault.key import VaultKey
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +63,20 @@ def isolated_environment(
 @pytest.fixture
 def test_keyring(isolated_environment: ThrowawayKeyring) -> ThrowawayKeyring:
     return isolated_environment
+
+
+@pytest.fixture
+def key() -> VaultKey:
+    """A new vault key (modules whose ``key`` is a text or a vault define their own)."""
+    from pytest_vault.key import VaultKey
+
+    return VaultKey.generate()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """Where a test's vault file goes."""
+    return tmp_path / "secrets.vault.toml"
 
 
 @pytest.fixture

@@ -31,16 +31,6 @@ from pytest_vault.key import VaultKey
 from pytest_vault.vaultfile import COMMENT, MAX_NAME_LENGTH, VaultFile
 
 
-@pytest.fixture
-def key() -> VaultKey:
-    return VaultKey.generate()
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "secrets.vault.toml"
-
-
 def refuse_tomllib(path: Path, text: str) -> object:
     raise AssertionError("the tomllib path was taken")
 

@@ -5,28 +5,14 @@ from __future__ import annotations
 import sys
 
 import pytest
-from projects import CONSOLE_SCRIPT, Project, ThrowawayKeyring
-from pty_session import Terminal
+from projects import Project, ThrowawayKeyring
+from pty_session import console_on_terminal
 
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
 from pytest_vault.vaultfile import VaultFile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
-
-TIMEOUT = 20
-
-
-def console(project: Project, *args: str, env: dict[str, str] | None = None) -> Terminal:
-    """The console script on a pseudo-terminal."""
-    return Terminal(
-        CONSOLE_SCRIPT,
-        list(args),
-        cwd=project.root,
-        env=env,
-        timeout=TIMEOUT,
-        dimensions=(24, 200),
-    )
 
 
 @pytest.fixture
@@ -46,7 +32,9 @@ def values(project: Project, key: VaultKey) -> dict[str, str]:
 
 def test_set_asks_twice_without_echo(project: Project, key: VaultKey) -> None:
     secret = "typed-secret-Xq7-value"
-    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console_on_terminal(
+        project.root, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()}
+    )
     term.expect("Value for API_TOKEN: ")
     term.type_hidden(secret)
     term.expect(r"Value for API_TOKEN \(again\): ")
@@ -59,7 +47,9 @@ def test_set_asks_twice_without_echo(project: Project, key: VaultKey) -> None:
 
 
 def test_set_asks_again_when_the_two_values_differ(project: Project, key: VaultKey) -> None:
-    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console_on_terminal(
+        project.root, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()}
+    )
     term.expect("Value for API_TOKEN: ")
     term.type_hidden("first-typing-aaa")
     term.expect(r"\(again\): ")
@@ -77,7 +67,9 @@ def test_set_asks_again_when_the_two_values_differ(project: Project, key: VaultK
 
 def test_set_gives_up_after_three_mismatches(project: Project, key: VaultKey) -> None:
     before = project.vault_file.read_bytes()
-    term = console(project, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()})
+    term = console_on_terminal(
+        project.root, "set", "API_TOKEN", env={"PYTEST_VAULT_KEY": key.text()}
+    )
     for attempt in range(3):
         term.expect("Value for API_TOKEN: ")
         term.type_hidden(f"left-{attempt}-value")
@@ -99,7 +91,7 @@ def test_reset_declined_on_the_terminal_changes_nothing(
     project: Project, key: VaultKey, answer: str
 ) -> None:
     before = project.vault_file.read_bytes()
-    term = console(project, "reset")
+    term = console_on_terminal(project.root, "reset")
     term.expect(r"permanently deletes all 1 secret\(s\)\. \[y/N\] ")
     term.child.sendline(answer)
     assert term.finish() == 1
@@ -111,7 +103,7 @@ def test_reset_declined_on_the_terminal_changes_nothing(
 def test_reset_confirmed_on_the_terminal(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
-    term = console(project, "reset")
+    term = console_on_terminal(project.root, "reset")
     term.expect(r"\[y/N\] ")
     term.child.sendline("what")
     term.expect("Please answer y or n.")
@@ -135,7 +127,7 @@ def test_unlock_on_the_terminal_after_a_typo(
 ) -> None:
     text = key.text()
     typo = text[:40] + ("A" if text[40] != "A" else "B") + text[41:]
-    term = console(project, "unlock")
+    term = console_on_terminal(project.root, "unlock")
     term.expect("Vault key: ")
     term.type_hidden(typo)
     term.expect("so it was mistyped")
@@ -155,7 +147,7 @@ def test_unlock_on_the_terminal_after_a_typo(
 def test_unlock_gives_up_after_three_wrong_keys(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
-    term = console(project, "unlock")
+    term = console_on_terminal(project.root, "unlock")
     for _ in range(3):
         term.expect("Vault key: ")
         term.type_hidden("not-a-key-at-all")
@@ -166,9 +158,9 @@ def test_unlock_gives_up_after_three_wrong_keys(
 
 
 def test_unlock_interrupted_with_end_of_input(project: Project, key: VaultKey) -> None:
-    term = console(project, "unlock")
+    term = console_on_terminal(project.root, "unlock")
     term.expect("Vault key: ")
-    assert term.child.waitnoecho(timeout=TIMEOUT)
+    assert term.child.waitnoecho(timeout=term.child.timeout)
     term.child.sendeof()
     status = term.finish()
     assert status == 1

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from console import run_in_process
 
 if TYPE_CHECKING:
     from projects import Project
@@ -424,11 +425,17 @@ def test_readme_demo_runs_and_masks_its_secrets(tmp_path: Path) -> None:
 # -- the reference against the code ---------------------------------------------------------
 
 
-def _help(*args: str, cwd: Path) -> str:
+def _help(*args: str, cwd: Path, bytecode_cache: Path, in_process: bool = False) -> str:
     # Module-scoped, so the function-scoped isolation fixture has not run yet: clean the
     # variables that would change what pytest loads.
     unset = {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "CI"}
+    unset.add("PYTHONDONTWRITEBYTECODE")  # see `bytecode_cache`
     environ = {name: value for name, value in os.environ.items() if name not in unset}
+    environ["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
+    if in_process:  # a command's --help: argparse's output, no process needed
+        result = run_in_process(args, cwd=cwd, env={**os.environ, **environ})
+        assert result.returncode == 0, result.output
+        return result.stdout
     done = subprocess.run(
         list(args), cwd=cwd, env=environ, capture_output=True, text=True, timeout=120, check=False
     )
@@ -447,18 +454,23 @@ class CodeNames:
 
 
 @pytest.fixture(scope="module")
-def code_names(tmp_path_factory: pytest.TempPathFactory) -> CodeNames:
+def code_names(tmp_path_factory: pytest.TempPathFactory, bytecode_cache: Path) -> CodeNames:
     """The names the code really has, read from ``--help`` of pytest and the console script."""
     folder = tmp_path_factory.mktemp("help")
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder)
-    markers_help = _help(sys.executable, "-m", "pytest", "--markers", cwd=folder)
-    main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder)
+    cache = bytecode_cache
+    pytest_help = _help(sys.executable, "-m", "pytest", "--help", cwd=folder, bytecode_cache=cache)
+    markers_help = _help(
+        sys.executable, "-m", "pytest", "--markers", cwd=folder, bytecode_cache=cache
+    )
+    main_help = _help(CONSOLE_SCRIPT, "--help", cwd=folder, bytecode_cache=cache)
     commands = set(
         re.findall(r"(?m)^ {4}([a-z][a-z-]*)\b", main_help.split("positional arguments:")[1])
     )
     options = {
-        command: _long_options(_help(CONSOLE_SCRIPT, command, "--help", cwd=folder))
+        command: _long_options(
+            _help(command, "--help", cwd=folder, bytecode_cache=cache, in_process=True)
+        )
         for command in sorted(commands)
     }
     return CodeNames(

@@ -35,16 +35,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def key() -> VaultKey:
-    return VaultKey.generate()
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "secrets.vault.toml"
-
-
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from console import CONSOLE_SCRIPT
 from gitrepo import GitRepo
 
 from pytest_vault.key import VaultKey
@@ -231,6 +230,17 @@ def test_conflict_markers_honour_gits_marker_size(repo: GitRepo, key: str) -> No
     assert "\n" + "=" * 12 + "\n" in text
 
 
+NEW_VALUE = "new-secret-value-4455"
+
+
+def branch_adds_a_secret(repo: GitRepo, key: str) -> None:
+    """Branch `feature` adds NEW_SECRET (value `NEW_VALUE`); back on main."""
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.set(key, "NEW_SECRET", NEW_VALUE)
+    repo.commit("feature adds")
+    repo.git("checkout", "-q", "main")
+
+
 def rotate(repo: GitRepo, key: str) -> str:
     new_key = repo.ok("rotate", "--no-keyring", keys=[key]).stdout.strip()
     assert new_key
@@ -257,10 +267,7 @@ def test_a_rotation_merges_with_additions_when_both_keys_are_found(repo: GitRepo
 
 
 def test_a_rotation_merge_names_the_missing_key_and_loses_nothing(repo: GitRepo, key: str) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     old_key_id = repo.key_id()
     new_key = rotate(repo, key)
     repo.commit("rotate")
@@ -283,10 +290,8 @@ def test_a_rotation_merge_names_the_missing_key_and_loses_nothing(repo: GitRepo,
 def test_a_hand_resolved_rotation_conflict_is_found_by_check_and_fixed_by_repair(
     repo: GitRepo, key: str
 ) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
+    old_key_id = repo.key_id()
     new_key = rotate(repo, key)
     repo.commit("rotate")
     repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False)
@@ -301,43 +306,25 @@ def test_a_hand_resolved_rotation_conflict_is_found_by_check_and_fixed_by_repair
     assert only_old.returncode == 1
     assert "NEW_SECRET is still encrypted under the retired key" in only_old.stderr
     assert "pytest-vault repair" in only_old.stderr
+    # Without the retired key, repair says which key ids it needs and changes nothing.
+    before = repo.vault.read_bytes()
+    unrepaired = repo.cli("repair", keys=[new_key])
+    assert unrepaired.returncode == 1
+    assert old_key_id in unrepaired.stderr
+    assert "NEW_SECRET" in unrepaired.stderr
+    assert repo.vault.read_bytes() == before
     repaired = repo.ok("repair", keys=[new_key, key])
     assert "Re-encrypted NEW_SECRET" in repaired.stderr
     repo.ok("check", keys=[new_key])
-    assert repo.get("NEW_SECRET", [new_key]) == "new-secret-value-4455"
-    assert_no_secret(
-        only_new.output + only_old.output + repaired.output, key, new_key, "new-secret-value-4455"
-    )
-
-
-def test_repair_without_the_retired_key_says_which_ids_it_needs(repo: GitRepo, key: str) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
-    old_key_id = repo.key_id()
-    new_key = rotate(repo, key)
-    repo.commit("rotate")
-    repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False)
-    text = repo.vault.read_text(encoding="utf-8")
-    (block,) = conflict_blocks(text)
-    ours_line = next(line for line in block.splitlines() if line.startswith("NEW_SECRET"))
-    repo.vault.write_text(text.replace(block, ours_line + "\n"), encoding="utf-8")
-    before = repo.vault.read_bytes()
-    done = repo.cli("repair", keys=[new_key])
-    assert done.returncode == 1
-    assert old_key_id in done.stderr
-    assert "NEW_SECRET" in done.stderr
-    assert repo.vault.read_bytes() == before
+    assert repo.get("NEW_SECRET", [new_key]) == NEW_VALUE
+    outputs = only_new.output + only_old.output + unrepaired.output + repaired.output
+    assert_no_secret(outputs, key, new_key, NEW_VALUE)
 
 
 def test_a_reset_on_one_side_keeps_the_others_new_secrets_when_both_keys_are_found(
     repo: GitRepo, key: str
 ) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     new_key = repo.ok("reset", "--yes", "--no-keyring").stdout.strip()
     repo.commit("reset")
     merged = repo.git("merge", "--no-edit", "feature", keys=[key, new_key], check=False)
@@ -351,10 +338,7 @@ def test_a_reset_on_one_side_keeps_the_others_new_secrets_when_both_keys_are_fou
 def test_a_reset_on_one_side_without_the_old_key_is_a_conflict_naming_the_reset(
     repo: GitRepo, key: str
 ) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     old_key_id = repo.key_id()
     new_key = repo.ok("reset", "--yes", "--no-keyring").stdout.strip()
     repo.set(new_key, "AFTER_RESET", "after-reset-value-66")
@@ -390,10 +374,7 @@ def test_rebase_and_cherry_pick_use_the_driver(repo: GitRepo, key: str) -> None:
 
 
 def test_a_rebase_over_a_rotation_re_encrypts_the_rebased_secrets(repo: GitRepo, key: str) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     new_key = rotate(repo, key)
     repo.commit("rotate")
     repo.git("checkout", "-q", "feature")
@@ -536,10 +517,7 @@ def test_both_sides_rotating_without_the_keys_is_a_whole_file_conflict(
 
 
 def test_merge_finds_old_and_new_keys_in_one_key_file(repo: GitRepo, key: str) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     new_key = rotate(repo, key)
     repo.commit("rotate")
     key_file = repo.root.parent / "keys.txt"
@@ -555,10 +533,7 @@ def test_merge_finds_old_and_new_keys_in_one_key_file(repo: GitRepo, key: str) -
 def test_merge_finds_the_old_key_in_the_keyring_by_its_id(
     repo: GitRepo, key: str, test_keyring: ThrowawayKeyring
 ) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     test_keyring.put(repo.key_id(), key)
     new_key = rotate(repo, key)
     repo.commit("rotate")
@@ -589,10 +564,7 @@ def test_merge_without_files_settles_the_conflicts_git_is_merging(repo: GitRepo,
 def test_merge_without_files_re_runs_a_rotation_merge_once_the_key_is_found(
     repo: GitRepo, key: str
 ) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     new_key = rotate(repo, key)
     repo.commit("rotate")
     assert repo.git("merge", "--no-edit", "feature", keys=[new_key], check=False).returncode == 1
@@ -609,11 +581,9 @@ def test_merge_without_files_re_runs_a_rotation_merge_once_the_key_is_found(
 
 
 def init_on_a_terminal(repo: GitRepo) -> Terminal:
-    from pty_session import Terminal
+    from pty_session import console_on_terminal
 
-    return Terminal(
-        CONSOLE_SCRIPT, ["init", "--no-keyring"], cwd=repo.root, env=repo.env, timeout=30
-    )
+    return console_on_terminal(repo.root, "init", "--no-keyring", env=repo.env, width=80)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
@@ -647,10 +617,7 @@ def test_check_with_only_the_old_key_in_the_keyring_finds_the_stale_line(
     repo: GitRepo, key: str, test_keyring: ThrowawayKeyring
 ) -> None:
     """The issue's case: whoever has only the old key used to see `check` pass."""
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.set(key, "NEW_SECRET", "new-secret-value-4455")
-    repo.commit("feature adds")
-    repo.git("checkout", "-q", "main")
+    branch_adds_a_secret(repo, key)
     old_key_id = repo.key_id()
     new_key = rotate(repo, key)
     repo.commit("rotate")

@@ -6,41 +6,21 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from plugin_runs import FAST
-from projects import CONSOLE_SCRIPT, Project, ThrowawayKeyring
-from pty_session import Terminal
+from projects import Project, ThrowawayKeyring
+from pty_session import console_on_terminal, pytest_on_terminal
 
 from pytest_vault.key import VaultKey
 from pytest_vault.vault import create_vault, set_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a pty")
 
-TIMEOUT = 30
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 TESTS = """
 def test_uses_vault(vault):
     assert vault["API_TOKEN"] == "api-token-value"
 """
-
-
-def console(project: Project, *args: str, env: dict[str, str] | None = None) -> Terminal:
-    return Terminal(
-        CONSOLE_SCRIPT, list(args), cwd=project.root, env=env, timeout=TIMEOUT, dimensions=(24, 250)
-    )
-
-
-def pytest_on_terminal(root: Path, *args: str, env: dict[str, str] | None = None) -> Terminal:
-    return Terminal(
-        sys.executable,
-        ["-m", "pytest", *FAST, "-p", "no:cacheprovider", *args],
-        cwd=root,
-        env=env,
-        timeout=TIMEOUT,
-        dimensions=(24, 250),
-    )
 
 
 @pytest.fixture
@@ -64,7 +44,7 @@ def test_console_commands_ask_for_the_key_and_offer_to_save_it(
     args: tuple[str, ...],
     shows: str | None,
 ) -> None:
-    term = console(project, *args)
+    term = console_on_terminal(project.root, *args)
     term.expect("No key for .* was found: no key file was given; PYTEST_VAULT_KEY is not set")
     term.expect_exact("Vault key: ")
     term.type_hidden(VaultKey.generate().text())
@@ -83,7 +63,7 @@ def test_console_commands_ask_for_the_key_and_offer_to_save_it(
 
 
 def test_console_prompt_without_a_keyring_offers_nothing(project: Project, key: VaultKey) -> None:
-    term = console(project, "get", "API_TOKEN", env=NO_KEYRING)
+    term = console_on_terminal(project.root, "get", "API_TOKEN", env=NO_KEYRING)
     term.expect_exact("Vault key: ")
     term.type_hidden(key.text())
     assert term.finish() == 0
@@ -93,7 +73,7 @@ def test_console_prompt_without_a_keyring_offers_nothing(project: Project, key: 
 
 
 def test_unlock_without_a_keyring_does_not_offer_to_save(project: Project, key: VaultKey) -> None:
-    term = pytest_on_terminal(project.root, "--vault-unlock", "-q", env=NO_KEYRING)
+    term = pytest_on_terminal(project.root, "--vault-unlock", "-q", env=NO_KEYRING, width=250)
     term.expect_exact("Vault key: ")
     term.type_hidden(key.text())
     term.expect("1 passed")
@@ -106,7 +86,7 @@ def test_console_reset_with_the_key_available_suggests_rotate(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
     test_keyring.put(key.key_id, key.text())
-    term = console(project, "reset")
+    term = console_on_terminal(project.root, "reset")
     term.expect(r"The current key of \S+ is available \(the system keyring")
     term.expect_exact("`pytest-vault rotate` makes a new key and keeps every secret.")
     term.expect_exact("[y/N] ")
@@ -119,7 +99,7 @@ def test_pytest_reset_with_the_key_available_suggests_rotate(
     project: Project, key: VaultKey, test_keyring: ThrowawayKeyring
 ) -> None:
     test_keyring.put(key.key_id, key.text())
-    term = pytest_on_terminal(project.root, "--vault-reset")
+    term = pytest_on_terminal(project.root, "--vault-reset", width=250)
     term.expect(r"The current key of \S+ is available")
     term.expect_exact("`pytest-vault rotate`")
     term.expect_exact("[y/N] ")
@@ -143,7 +123,7 @@ def test_unlock_asks_before_creating_a_second_vault(project: Project, where: str
         subprocess.run([*git, "commit", "-q", "-m", "vault"], check=True)
         subprocess.run([*git, "rm", "-q", "secrets.vault.toml"], check=True)
         subprocess.run([*git, "commit", "-q", "-m", "moved"], check=True)
-    term = pytest_on_terminal(sub, "--vault-unlock", "-q")
+    term = pytest_on_terminal(sub, "--vault-unlock", "-q", width=250)
     term.expect("There is no vault file at .*, but this repository has .*secrets.vault.toml")
     term.expect_exact("[y/N] ")
     term.send("")

@@ -71,7 +71,7 @@ def project(pytester: pytest.Pytester, key: VaultKey) -> pytest.Pytester:
     return pytester
 
 
-@pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist-4"])
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist-2"])
 def test_one_keyring_read_per_session(
     project: pytest.Pytester, key: VaultKey, test_keyring: ThrowawayKeyring, workers: int
 ) -> None:
@@ -85,7 +85,7 @@ def test_one_keyring_read_per_session(
     assert key_id == key.key_id
 
 
-@pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist-4"])
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist-2"])
 def test_no_keyring_read_when_the_key_is_in_the_environment(
     project: pytest.Pytester,
     key: VaultKey,

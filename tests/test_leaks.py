@@ -1098,10 +1098,12 @@ REMOVALS = [
     ),
 ]
 
-#: Layers that another one backs up: switched off alone, the run stays clean.
+#: Layers that another one backs up: switched off, the run stays clean. A layer only masks,
+#: so a run clean without two layers is clean without either: the first two are switched
+#: off in one run (each one's removal together with its backup leaks: REMOVALS).
 BACKED_UP = {
-    "generated-ids": ALL_CHANNELS,  # by the node-id layer
-    "log-log-cli": ALL_CHANNELS,  # by the terminal net
+    # by the node-id layer; by the terminal net
+    "generated-ids,log-log-cli": ALL_CHANNELS,
     # by the controller:
     "worker-test-reports,worker-collect-reports": ALL_CHANNELS_XDIST,
     "controller-reports": ALL_CHANNELS_XDIST,  # by the workers

@@ -8,10 +8,9 @@ it was echoed.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
-from plugin_runs import FAST, SECRETS, make_vault, mistype
+from plugin_runs import SECRETS, make_vault, mistype
 from projects import Project, ThrowawayKeyring
 
 from pytest_vault.key import VaultKey
@@ -19,7 +18,7 @@ from pytest_vault.vaultfile import VaultFile
 
 pexpect = pytest.importorskip("pexpect")
 
-from pty_session import Terminal  # noqa: E402 - needs pexpect
+from pty_session import pytest_on_terminal  # noqa: E402 - needs pexpect
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals only")
 
@@ -30,13 +29,6 @@ def test_plain():
 def test_uses_vault(vault):
     assert len(vault) == {count}
 """
-
-
-def pytest_on_terminal(root: Path, *args: str) -> Terminal:
-    """A pytest run on a pseudo-terminal."""
-    return Terminal(
-        sys.executable, ["-m", "pytest", *FAST, "-p", "no:cacheprovider", *args], cwd=root
-    )
 
 
 def vault_project(project: Project, values: dict[str, str] | None = None) -> VaultKey:

@@ -81,8 +81,13 @@ class Flow:
     def root(self) -> Path:
         return self.project.root
 
+    #: Run the real program (each command a new process finding the keyring on its own)
+    #: rather than the command in this process (tests/support/console.py).
+    real_program: bool = False
+
     def cli(self, *args: str, input: str | None = None, **env: str) -> CliResult:
-        return self.project.cli(*args, input=input, env=env)
+        run = self.project.cli_process if self.real_program else self.project.cli
+        return run(*args, input=input, env=env)
 
     def pytest(self, *args: str, **env: str) -> CliResult:
         done = subprocess.run(
@@ -242,6 +247,7 @@ def test_the_backend_under_test_is_the_one_users_get(system_keyring: SystemKeyri
 
 
 def test_init_saves_the_key_and_every_reader_finds_it(flow: Flow) -> None:
+    flow.real_program = True  # the console script pip installed, against the real keyring
     key = flow.init()  # secret-tool sees the printed key under the vault's key id
     assert "PYTEST_VAULT_KEY" not in os.environ
     flow.set_secret()  # `set` itself finds the key in the keyring

@@ -51,16 +51,6 @@ AWKWARD_VALUES = {
 }
 
 
-@pytest.fixture
-def key() -> VaultKey:
-    return VaultKey.generate()
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "secrets.vault.toml"
-
-
 def make_vault(path: Path, key: VaultKey, values: dict[str, str]) -> VaultFile:
     vault_file = VaultFile(path, VaultHeader.new(key.key_id))
     cipher = vault_file.cipher(key)

@@ -70,11 +70,6 @@ def opened(outcome: MergeOutcome, key: VaultKey) -> dict[str, str]:
 
 
 @pytest.fixture
-def key() -> VaultKey:
-    return VaultKey.generate()
-
-
-@pytest.fixture
 def base(key: VaultKey) -> VaultFile:
     return vault(key, {"A": "value-a-1", "B": "value-b-1", "C": "value-c-1"})
 

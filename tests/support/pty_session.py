@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pexpect
+from console import CONSOLE_SCRIPT
+
+#: pytest runs on a terminal skip hypothesis's plugin (start-up time only) and the cache.
+PYTEST_ARGS = ("-m", "pytest", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")
 
 
 class Terminal:
@@ -59,3 +64,34 @@ class Terminal:
     def text(self) -> str:
         """Everything the program showed so far."""
         return self.transcript.getvalue()
+
+
+def console_on_terminal(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+    width: int = 250,
+) -> Terminal:
+    """The console script pip installed, on a pseudo-terminal, in ``root``."""
+    return Terminal(
+        CONSOLE_SCRIPT, list(args), cwd=root, env=env, timeout=timeout, dimensions=(24, width)
+    )
+
+
+def pytest_on_terminal(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    width: int = 80,
+) -> Terminal:
+    """``python -m pytest`` on a pseudo-terminal, in ``root``."""
+    return Terminal(
+        sys.executable,
+        [*PYTEST_ARGS, *args],
+        cwd=root,
+        env=env,
+        timeout=timeout,
+        dimensions=(24, width),
+    )
