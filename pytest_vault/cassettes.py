@@ -41,8 +41,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -53,14 +52,21 @@ if TYPE_CHECKING:
 __all__ = ["CassetteMasking", "MaskingPersister", "mask_request", "mask_response", "mask_text"]
 
 #: ``Basic <base64 of user:password>`` (RFC 7617): a header's value, or echoed in a body.
-_BASIC = re.compile(r"(?i)\b(basic)[ \t]+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])")
+_BASIC: Final = r"(?i)\b(basic)[ \t]+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])"
 #: What `_masked_basic` writes, for `restore_response`: the pair in clear, or in base64.
-_MASKED_BASIC = re.compile(r"(?i)\b(basic)[ \t]+((?:[^\s\"'\\<>]|<vault:[^<>\s]+>)+)")
+_MASKED_BASIC: Final = r"(?i)\b(basic)[ \t]+((?:[^\s\"'\\<>]|<vault:[^<>\s]+>)+)"
 #: A masked pair that can be written in clear anywhere (a header, a JSON or YAML string).
-_PLAIN_PAIR = re.compile(r"[^\s\"'\\]*")
-_BASIC_WORD = re.compile(r"(?i)\bbasic[ \t]")
-_TOKEN = re.compile(r"<vault:([^<>\s]+)>")
+_PLAIN_PAIR: Final = r"[^\s\"'\\]*"
+_BASIC_WORD: Final = r"(?i)\bbasic[ \t]"
+_TOKEN: Final = r"<vault:([^<>\s]+)>"
 _COMPRESSED = ("gzip", "deflate", "br")
+
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    """The expressions above, compiled when first used: this module is imported in every
+    run where vcrpy is installed, most of which record nothing (~1 M instructions each)."""
+    return re.compile(source)
 
 
 # -- masking ---------------------------------------------------------------------------------
@@ -75,7 +81,7 @@ def mask_text(text: str, masker: Masker) -> str:
     cassettes are never sent to a server). A pair that cannot be written in clear where it
     stands (whitespace, quotes or backslashes left in it) is written in base64 instead.
     """
-    return masker.mask(_BASIC.sub(functools.partial(_masked_basic, masker=masker), text))
+    return masker.mask(_pattern(_BASIC).sub(functools.partial(_masked_basic, masker=masker), text))
 
 
 def _masked_basic(match: re.Match[str], masker: Masker) -> str:
@@ -86,7 +92,7 @@ def _masked_basic(match: re.Match[str], masker: Masker) -> str:
     masked = masker.mask(pair)
     if masked == pair:
         return match.group()
-    if _PLAIN_PAIR.fullmatch(masked) is None:
+    if _pattern(_PLAIN_PAIR).fullmatch(masked) is None:
         masked = base64.b64encode(masked.encode("utf-8")).decode("ascii")
     return f"{match.group(1)} {masked}"
 
@@ -220,12 +226,16 @@ _CONTEXT = 32
 _LEARN_LIMIT = 1 << 18
 
 
-@dataclass(frozen=True)
 class Occurrence:
-    """A secret as the replayed request carried it: the text before it, and its form."""
+    """A secret as the replayed request carried it: the text before it, and its form.
 
-    before: str
-    text: str
+    A plain class: defining a dataclass at import costs more than this module's code."""
+
+    __slots__ = ("before", "text")
+
+    def __init__(self, before: str, text: str) -> None:
+        self.before = before
+        self.text = text
 
 
 def request_forms(request: Any, masker: Masker) -> dict[str, list[Occurrence]]:
@@ -245,7 +255,7 @@ def request_forms(request: Any, masker: Masker) -> dict[str, list[Occurrence]]:
             continue
         if len(real_text) > _LEARN_LIMIT:
             continue
-        pieces = _TOKEN.split(masked_text)  # literal, name, literal, name, ..., literal
+        pieces = _pattern(_TOKEN).split(masked_text)  # literal, name, literal, name, ..., literal
         pattern = "(.*?)".join(re.escape(piece) for piece in pieces[::2])
         found = re.fullmatch(pattern, real_text, re.DOTALL)
         if found is None:  # e.g. a Basic pair, masked decoded
@@ -311,10 +321,10 @@ class _Restorer:
         self.learned = learned
 
     def text(self, text: str, *, in_json: bool) -> str:
-        if "<vault:" not in text and not _MASKED_BASIC.search(text):
+        if "<vault:" not in text and not _pattern(_MASKED_BASIC).search(text):
             return text
-        text = _MASKED_BASIC.sub(self._basic, text)
-        return _TOKEN.sub(functools.partial(self._token, in_json=in_json), text)
+        text = _pattern(_MASKED_BASIC).sub(self._basic, text)
+        return _pattern(_TOKEN).sub(functools.partial(self._token, in_json=in_json), text)
 
     def _token(self, match: re.Match[str], *, in_json: bool) -> str:
         value = self.values.get(match.group(1))
@@ -343,7 +353,7 @@ class _Restorer:
         def value(token: re.Match[str]) -> str:
             return self.values.get(token.group(1), token.group())
 
-        real = _TOKEN.sub(value, pair)
+        real = _pattern(_TOKEN).sub(value, pair)
         return f"{match.group(1)} {base64.b64encode(real.encode('utf-8')).decode('ascii')}"
 
 
@@ -362,7 +372,7 @@ def _may_hold_token(item: Any) -> bool:
     if isinstance(item, (bytes, bytearray)):
         item = bytes(item).decode("utf-8", "surrogateescape")
     if isinstance(item, str):
-        return "<vault:" in item or _BASIC_WORD.search(item) is not None
+        return "<vault:" in item or _pattern(_BASIC_WORD).search(item) is not None
     if isinstance(item, dict):
         return any(_may_hold_token(key) or _may_hold_token(value) for key, value in item.items())
     if isinstance(item, (list, tuple)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from _operator import _compare_digest as compare_digest  # what `hmac.compare_digest` is
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -30,12 +31,13 @@ def _builtin_sha256() -> Callable[[bytes], HASH]:
     """The interpreter's own SHA-256. ``hashlib`` (and ``hmac``, which imports it) would load
     OpenSSL's libcrypto for the two hashes a key needs: ~4 ms of a ~45 ms `get`, whose
     cipher is `cryptography`'s own OpenSSL. A build without it falls back to ``hashlib``."""
-    for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
-        try:
-            return __import__(name).sha256  # type: ignore[no-any-return]
-        except ImportError:
-            continue
-    import hashlib  # pragma: no cover - CPython always builds one of them
+    # Named by version: a failed import would search every folder of sys.path.
+    try:
+        module = __import__("_sha2" if sys.version_info >= (3, 12) else "_sha256")
+        return module.sha256  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):  # pragma: no cover - CPython builds it
+        pass
+    import hashlib  # pragma: no cover
 
     return hashlib.sha256  # pragma: no cover
 

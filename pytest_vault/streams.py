@@ -100,6 +100,9 @@ class MaskingStream:
         for line in lines:
             self.write(line)
 
+    def flush(self) -> None:  # after every progress character: not through __getattr__
+        self._stream.flush()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 

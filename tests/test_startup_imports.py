@@ -104,6 +104,13 @@ import sys
 def pytest_unconfigure(config):
     with open(os.environ["MODULES_OUT"], "w", encoding="utf-8") as out:
         json.dump(sorted(sys.modules), out)
+    loaders = {
+        name: type(getattr(module, "__loader__", None)).__name__
+        for name, module in sys.modules.items()
+        if name.split(".")[0] == "pytest_vault"
+    }
+    with open(os.environ["MODULES_OUT"] + ".loaders", "w", encoding="utf-8") as out:
+        json.dump(loaders, out)
 """
 
 
@@ -250,3 +257,16 @@ def test_the_key_hashes_without_hashlib_as_hashlib_does() -> None:
         body = base64.b32encode(raw + checksum).decode("ascii").rstrip("=")
         assert key.text() == KEY_PREFIX + body
         assert VaultKey.parse(KEY_PREFIX + body) == key
+
+
+def test_no_module_of_the_plugin_is_rewritten_by_pytest(project: Project) -> None:
+    """pytest marks a plugin's modules for assertion rewriting, which parses each again;
+    the package unmarks itself when imported, so even the plugin module and what it
+    imports at start-up load through Python's own loader."""
+    key = make_vault(project, {f"TOKEN_{n}": f"tok-{n:04d}-0123456789abcdef" for n in range(5)})
+    pytest_imports(project, key=key)
+    loaders = json.loads((project.root.parent / "modules.json.loaders").read_text("utf-8"))
+    assert {"pytest_vault", "pytest_vault.plugin", "pytest_vault.state"} <= set(loaders)
+    rewritten = {name for name, loader in loaders.items() if loader != "SourceFileLoader"}
+    # The package itself is imported by pytest before it can unmark anything.
+    assert rewritten <= {"pytest_vault"}, loaders
