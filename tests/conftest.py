@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_vault.key import VaultKey
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: `-p no:xdist` still works
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: one worker more than CPUs. A third of the suite's time is spent waiting
     on the programs tests start (pytest runs, the console script, git, terminals), so one
